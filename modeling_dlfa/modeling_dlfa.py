@@ -1,0 +1,391 @@
+"""DLFA models: a Hugging Face encoder whose last layer is fused with one lower layer (arXiv 2205.08497).
+
+This file travels to the Hub with the weights (`trust_remote_code=True`): it imports only torch, transformers
+and its sibling `configuration_dlfa.py`, and does no file or network I/O of its own.
+"""
+
+import inspect
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput, TokenClassifierOutput
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
+from transformers.utils import can_return_tuple
+
+from .configuration_dlfa import DLFAConfig
+
+_HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder", "force_download", "proxies")
+
+
+def _distributed_world_size() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return 1
+
+
+def _sum_across_processes(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum over data-parallel processes, differentiably (the SyncBatchNorm semantics)."""
+    if _distributed_world_size() == 1:
+        return tensor
+    import torch.distributed.nn.functional as distributed_functional
+
+    return distributed_functional.all_reduce(tensor)
+
+
+class DLFAMaskedBatchNorm1d(nn.Module):
+    """BatchNorm over channels of a `B x C x T` input whose statistics count real tokens only.
+
+    `nn.BatchNorm1d` would average over padding too, so a sentence's output would depend on how long its
+    neighbours in the batch are. Under torch.distributed the statistics are summed across processes, as
+    `nn.SyncBatchNorm` does, so every replica normalises with the same numbers.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__()
+        self.eps = eps
+        self.momentum = momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def batch_statistics(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Mean and biased variance per channel over the unmasked positions, and their count."""
+        count = _sum_across_processes(mask.sum()).clamp(min=1)
+        mean = _sum_across_processes((hidden * mask).sum(dim=(0, 2))) / count
+        centered = (hidden - mean[None, :, None]) * mask
+        variance = _sum_across_processes((centered * centered).sum(dim=(0, 2))) / count
+        return mean, variance, count
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            mean, variance, count = self.batch_statistics(hidden, mask)
+            with torch.no_grad():
+                unbiased = variance * count / (count - 1).clamp(min=1)
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(unbiased.detach(), self.momentum)
+                self.num_batches_tracked.add_(1)
+        else:
+            mean, variance = self.running_mean, self.running_var
+        normalized = (hidden - mean[None, :, None]) * torch.rsqrt(variance[None, :, None] + self.eps)
+        return normalized * self.weight[None, :, None] + self.bias[None, :, None]
+
+
+class DLFAContextBranch(nn.Module):
+    """Conv1d+BN -> ReLU -> Conv1d+BN: pointwise (kernel 1) over the hidden channels, `E -> E/r -> E`."""
+
+    def __init__(self, hidden_size: int, reduced_size: int):
+        super().__init__()
+        self.reduce = nn.Conv1d(hidden_size, reduced_size, kernel_size=1)
+        self.reduce_norm = DLFAMaskedBatchNorm1d(reduced_size)
+        self.activation = nn.ReLU()
+        self.expand = nn.Conv1d(reduced_size, hidden_size, kernel_size=1)
+        self.expand_norm = DLFAMaskedBatchNorm1d(hidden_size)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.activation(self.reduce_norm(self.reduce(hidden), mask))
+        return self.expand_norm(self.expand(hidden), mask)
+
+
+class DLFAAttentionalInformationFusion(nn.Module):
+    """AIF, Eq. 1: `AIF(W) = W * sigmoid(W_global (+) W_local)` (or the bounded `sigmoid(...)` alone)."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__()
+        reduced_size = config.hidden_size // config.aif_reduction
+        self.global_context = DLFAContextBranch(config.hidden_size, reduced_size)
+        self.local_context = DLFAContextBranch(config.hidden_size, reduced_size)
+        self.fusion_gate = config.fusion_gate
+
+    def forward(self, W: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        # Conv1d works channels-first: B x T x E -> B x E x T.
+        channels_first = W.transpose(1, 2)
+        token_mask = attention_mask[:, None, :].to(W.dtype)
+        # Global branch: average over the real tokens only -> B x E x 1.
+        pooled = (channels_first * token_mask).sum(dim=2, keepdim=True) / token_mask.sum(dim=2, keepdim=True)
+        W_global = self.global_context(pooled, torch.ones_like(pooled[:, :1]))
+        W_local = self.local_context(channels_first, token_mask)
+        # (+) broadcasts the global context over the T tokens.
+        weight = torch.sigmoid(W_global + W_local).transpose(1, 2)
+        if self.fusion_gate == "paper":
+            return W * weight
+        return weight
+
+
+class DLFAFusion(nn.Module):
+    """DLFA, Eq. 2: `L = L1 * AIF((L1 + L2) / 2) + L2 * (1 - AIF((L1 + L2) / 2))`."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__()
+        self.aif = DLFAAttentionalInformationFusion(config)
+
+    def forward(self, L1: torch.Tensor, L2: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        fusion_weight = self.aif((L1 + L2) / 2, attention_mask)
+        return L1 * fusion_weight + L2 * (1 - fusion_weight)
+
+
+class DLFAPooler(nn.Module):
+    """Dense + tanh on the first token, as BERT's pooler (so the baseline matches BertForSequenceClassification)."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.dense(hidden_states[:, 0]))
+
+
+def build_backbone(backbone_config) -> PreTrainedModel:
+    """The bare encoder for `backbone_config`, without its own pooler (DLFA pools the fused layer instead)."""
+    if type(backbone_config) not in MODEL_MAPPING:
+        raise ValueError(f"backbone model_type={backbone_config.model_type!r} has no AutoModel class")
+    backbone_class = MODEL_MAPPING[type(backbone_config)]
+    takes_pooler_flag = "add_pooling_layer" in inspect.signature(backbone_class.__init__).parameters
+    return AutoModel.from_config(backbone_config, **({"add_pooling_layer": False} if takes_pooler_flag else {}))
+
+
+class DLFAPreTrainedModel(PreTrainedModel):
+    config_class = DLFAConfig
+    config: DLFAConfig
+    base_model_prefix = "dlfa"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    # Attention is the backbone's own; these let `attn_implementation=...` reach it.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+    # The Trainer then scales the loss for gradient accumulation itself.
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        std = getattr(self.config.backbone_config, "initializer_range", 0.02)
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, DLFAMaskedBatchNorm1d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+
+    @classmethod
+    def from_pretrained(cls, *args, use_safetensors: bool | None = True, **kwargs):
+        """As `PreTrainedModel.from_pretrained`, but refuses pickle weights unless `use_safetensors=False`."""
+        try:
+            return super().from_pretrained(*args, use_safetensors=use_safetensors, **kwargs)
+        except OSError as error:
+            if use_safetensors and "safetensors" in str(error):
+                raise OSError(
+                    f"{error}\nDLFA loads safetensors weights only. If you trust this checkpoint's pickle "
+                    "(pytorch_model.bin) weights, opt in with use_safetensors=False."
+                ) from error
+            raise
+
+    @classmethod
+    def from_backbone(
+        cls,
+        name_or_path: str,
+        *,
+        fusion_layer: int | None,
+        fusion_gate: str = "paper",
+        aif_reduction: int = 4,
+        classifier_dropout: float | None = None,
+        num_labels: int | None = None,
+        id2label: dict[int, str] | None = None,
+        label2id: dict[str, int] | None = None,
+        **kwargs,
+    ):
+        """Build a DLFA model from a plain encoder checkpoint (mBERT, XLM-R, DistilBERT, DeBERTa, ...).
+
+        Every backbone weight is loaded, and the checkpoint's pooler where it has one; only the fusion module
+        and the classifier are new. Extra keyword arguments go to `from_pretrained` (`revision`, `dtype`,
+        `attn_implementation`, `output_loading_info`, ...).
+        """
+        hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
+        backbone_config = AutoConfig.from_pretrained(name_or_path, **hub_kwargs)
+        if isinstance(backbone_config, DLFAConfig):
+            raise ValueError(f"{name_or_path} is already a DLFA checkpoint: load it with from_pretrained")
+        label_kwargs = {"id2label": id2label, "label2id": label2id}
+        if num_labels is not None:
+            label_kwargs["num_labels"] = num_labels
+        config = DLFAConfig(
+            backbone_config=backbone_config,
+            fusion_layer=fusion_layer,
+            fusion_gate=fusion_gate,
+            aif_reduction=aif_reduction,
+            classifier_dropout=classifier_dropout,
+            **{key: value for key, value in label_kwargs.items() if value is not None},
+        )
+        key_mapping = backbone_key_mapping(backbone_config)
+        return cls.from_pretrained(name_or_path, config=config, key_mapping=key_mapping, **kwargs)
+
+
+def backbone_key_mapping(backbone_config) -> dict[str, str]:
+    """Regexes renaming a plain encoder checkpoint's keys to DLFA's.
+
+    Covers checkpoints saved from a head model (`bert.*`, `roberta.*`, `distilbert.*`, `deberta.*`: the
+    backbone class's `base_model_prefix`) and bare encoder checkpoints (`embeddings.*`, `encoder.*`, ...).
+    The pooler goes to DLFA's own pooler; renamings chain, so the pooler patterns come first.
+    """
+    prefix = MODEL_MAPPING[type(backbone_config)].base_model_prefix
+    with torch.device("meta"):
+        children = [name for name, _ in build_backbone(backbone_config).named_children()]
+    mapping = {rf"^{prefix}\.pooler\.": "pooler.", rf"^{prefix}\.": "dlfa.backbone."}
+    mapping.update({rf"^{child}\.": f"dlfa.backbone.{child}." for child in children})
+    return mapping
+
+
+class DLFAModel(DLFAPreTrainedModel):
+    """The backbone plus the fusion module; `last_hidden_state` is the fused `L` (the plain last layer when
+    `config.fusion_layer is None`). `hidden_states` and `attentions` are the backbone's."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__(config)
+        self.backbone = build_backbone(config.backbone_config)
+        self.fusion = DLFAFusion(config) if config.fusion_layer is not None else None
+        self._backbone_inputs = set(inspect.signature(self.backbone.forward).parameters)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.backbone.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.backbone.set_input_embeddings(value)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutput:
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "position_ids": position_ids,
+            "inputs_embeds": inputs_embeds,
+        }
+        for name, value in inputs.items():
+            if value is not None and name not in self._backbone_inputs:
+                raise ValueError(f"{type(self.backbone).__name__} does not take {name}: leave it out")
+        inputs = {name: value for name, value in inputs.items() if value is not None}
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        if output_attentions is not None:
+            kwargs["output_attentions"] = output_attentions
+        outputs = self.backbone(
+            **inputs, output_hidden_states=output_hidden_states or self.fusion is not None, return_dict=True, **kwargs
+        )
+        L = outputs.last_hidden_state
+        if self.fusion is not None:
+            if attention_mask is None:
+                attention_mask = torch.ones(L.shape[:2], dtype=L.dtype, device=L.device)
+            L = self.fusion(outputs.hidden_states[self.config.fusion_layer], L, attention_mask)
+        return BaseModelOutput(
+            last_hidden_state=L,
+            hidden_states=outputs.hidden_states if output_hidden_states else None,
+            attentions=getattr(outputs, "attentions", None),
+        )
+
+
+class DLFAForSequenceClassification(DLFAPreTrainedModel):
+    """First token of `L` -> dense+tanh pooler -> dropout -> linear (single-label, multi-label or regression)."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.dlfa = DLFAModel(config)
+        self.pooler = DLFAPooler(config)
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.dlfa(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(self.pooler(outputs.last_hidden_state)))
+        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class DLFAForTokenClassification(DLFAPreTrainedModel):
+    """Dropout -> linear on every token of `L`; label -100 marks tokens left out of the loss."""
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.dlfa = DLFAModel(config)
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self.dlfa(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = self.loss_function(logits, labels, self.config) if labels is not None else None
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+__all__ = [
+    "DLFAPreTrainedModel",
+    "DLFAModel",
+    "DLFAForSequenceClassification",
+    "DLFAForTokenClassification",
+]
