@@ -145,7 +145,9 @@ def build_backbone(backbone_config) -> PreTrainedModel:
         raise ValueError(f"backbone model_type={backbone_config.model_type!r} has no AutoModel class")
     backbone_class = MODEL_MAPPING[type(backbone_config)]
     takes_pooler_flag = "add_pooling_layer" in inspect.signature(backbone_class.__init__).parameters
-    return AutoModel.from_config(backbone_config, **({"add_pooling_layer": False} if takes_pooler_flag else {}))
+    return AutoModel.from_config(
+        backbone_config, **({"add_pooling_layer": False} if takes_pooler_flag else {})
+    )
 
 
 class DLFAPreTrainedModel(PreTrainedModel):
@@ -222,8 +224,14 @@ class DLFAPreTrainedModel(PreTrainedModel):
             classifier_dropout=classifier_dropout,
             **{key: value for key, value in label_kwargs.items() if value is not None},
         )
-        key_mapping = backbone_key_mapping(backbone_config)
-        return cls.from_pretrained(name_or_path, config=config, key_mapping=key_mapping, **kwargs)
+        loaded = cls.from_pretrained(
+            name_or_path, config=config, key_mapping=backbone_key_mapping(backbone_config), **kwargs
+        )
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        # transformers remembers a load-time key_mapping and reverses it on save; the result is a DLFA
+        # checkpoint now and must be saved with DLFA's own keys.
+        model._weight_conversions = []
+        return loaded
 
 
 def backbone_key_mapping(backbone_config) -> dict[str, str]:
@@ -286,7 +294,10 @@ class DLFAModel(DLFAPreTrainedModel):
         if output_attentions is not None:
             kwargs["output_attentions"] = output_attentions
         outputs = self.backbone(
-            **inputs, output_hidden_states=output_hidden_states or self.fusion is not None, return_dict=True, **kwargs
+            **inputs,
+            output_hidden_states=output_hidden_states or self.fusion is not None,
+            return_dict=True,
+            **kwargs,
         )
         L = outputs.last_hidden_state
         if self.fusion is not None:
