@@ -1,0 +1,288 @@
+"""Reports: markdown content, terminal width, plots, sweep selection, comparisons, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from modeling_dlfa import report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ENF = ("en", "de")
+
+
+def make_results(
+    languages: dict[str, float] | None = None,
+    *,
+    fusion_layer: int | None = 6,
+    train_dev_score: float | None = 80.12,
+    task: str = "xnli",
+    metric: str = "accuracy",
+    eval_split: str = "validation",
+    model: str = "bert-base-multilingual-cased",
+) -> dict:
+    """A results.json dict in the producers' schema, with averages computed as they compute them."""
+    languages = languages or {"en": 80.12, "de": 70.5, "zh": 68.0}
+    members = {
+        "enf": [language for language in languages if language in ENF],
+        "noenf": [language for language in languages if language not in ENF],
+    }
+
+    def mean(names: list[str]) -> float:
+        return round(sum(languages[name] for name in names) / len(names), 2)
+
+    return {
+        "task": task,
+        "model_name_or_path": model,
+        "backbone_type": "bert",
+        "fusion_layer": fusion_layer,
+        "fusion_gate": "paper",
+        "train_language": "en",
+        "metric": metric,
+        "metric_display": metric,
+        "eval_split": eval_split,
+        "languages": languages,
+        "average": mean(list(languages)),
+        "average_without_train_language": mean([name for name in languages if name != "en"]),
+        "groups": {group: mean(names) for group, names in members.items()},
+        "group_members": members,
+        "num_examples": dict.fromkeys(languages, 2490),
+        "num_train_examples": 10000,
+        "train_dev_score": train_dev_score,
+        "seed": 42,
+    }
+
+
+def make_sweep(settings: list[dict], selected: int | None) -> dict:
+    first = settings[0]
+    return {
+        "task": first["task"],
+        "model_name_or_path": first["model_name_or_path"],
+        "metric": first["metric"],
+        "metric_display": first["metric_display"],
+        "train_language": "en",
+        "settings": [
+            {"fusion_layer": r["fusion_layer"], "dir": f"fusion_{r['fusion_layer'] or 'none'}", "results": r}
+            for r in settings
+        ],
+        "selected_fusion_layer": selected,
+        "selection": "best score on the training language's dev set (train_dev_score)",
+    }
+
+
+def write_run(folder: Path, results: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > len(PNG_MAGIC) and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def forty_languages() -> dict[str, float]:
+    names = ["en", "de", *(f"l{index:02d}" for index in range(38))]
+    return {name: 50.0 + index * 0.75 for index, name in enumerate(names)}
+
+
+def test_label_for_setting() -> None:
+    assert report.label_for_setting(None) == "baseline"
+    assert report.label_for_setting(6) == "D6"
+
+
+def test_results_markdown_lists_every_language_and_group() -> None:
+    text = report.results_markdown(make_results())
+    assert text.splitlines()[0].startswith("# xnli | bert-base-multilingual-cased | D6")
+    assert "accuracy on the validation split" in text
+    for line in (
+        "| en | enf | 80.12 | 2490 |",
+        "| de | enf | 70.50 | 2490 |",
+        "| zh | noenf | 68.00 | 2490 |",
+        "| enf | 75.31 | en, de |",
+        "| noenf | 68.00 | zh |",
+        "| average | 72.87 | en, de, zh |",
+        "| average without en | 69.25 | de, zh |",
+    ):
+        assert line in text
+
+
+def test_terminal_summary_fits_100_columns_for_40_languages() -> None:
+    results = make_results(forty_languages(), model="/very/long/checkpoint/path/" + "x" * 120)
+    text = report.terminal_summary(results)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert len(lines) < 25  # wrapped into several columns, not one line per language
+    for language, score in results["languages"].items():
+        assert re.search(rf"(^| ){language} +{score:.2f}( |$)", text, re.MULTILINE)
+
+
+def test_plot_languages_writes_png(tmp_path: Path) -> None:
+    path = report.plot_languages(make_results(forty_languages()), tmp_path / "plot.png")
+    assert path == tmp_path / "plot.png"
+    assert is_png(path)
+
+
+def test_write_run_report(tmp_path: Path) -> None:
+    paths = report.write_run_report(make_results(), tmp_path)
+    assert paths == [tmp_path / "results.md", tmp_path / "per_language.png"]
+    assert is_png(tmp_path / "per_language.png")
+    assert "| zh | noenf | 68.00 | 2490 |" in (tmp_path / "results.md").read_text()
+
+
+def test_run_report_without_matplotlib_warns_and_skips_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [name for name in sys.modules if name == "matplotlib" or name.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with caplog.at_level(logging.WARNING, logger="modeling_dlfa.report"):
+        paths = report.write_run_report(make_results(), tmp_path)
+    assert paths == [tmp_path / "results.md"]
+    assert "matplotlib is not installed" in caplog.text
+
+
+def test_failing_plot_leaves_no_partial_file_and_keeps_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    (tmp_path / "results.md").write_text("old report\n")
+
+    def half_written(self: Figure, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(PNG_MAGIC + b"truncated")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(RuntimeError, match="disk full"):
+        report.write_run_report(make_results(), tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.md"]
+    assert (tmp_path / "results.md").read_text() == "old report\n"
+
+
+def sweep_settings() -> list[dict]:
+    """Dev score and target average disagree: D6 has the best dev score, D9 the best average."""
+    return [
+        make_results({"en": 80.0, "de": 70.0, "zh": 60.0}, fusion_layer=None, train_dev_score=80.0),
+        make_results({"en": 81.0, "de": 69.0, "zh": 59.0}, fusion_layer=6, train_dev_score=81.0),
+        make_results({"en": 79.0, "de": 75.0, "zh": 70.0}, fusion_layer=9, train_dev_score=79.0),
+    ]
+
+
+def test_select_setting_uses_dev_score_not_target_average() -> None:
+    settings = make_sweep(sweep_settings(), selected=6)["settings"]
+    assert max(settings, key=lambda s: s["results"]["average"])["fusion_layer"] == 9
+    assert report.select_setting(settings)["fusion_layer"] == 6
+
+
+def test_select_setting_ties_go_to_the_earlier_setting() -> None:
+    results = [make_results(fusion_layer=layer, train_dev_score=80.0) for layer in (None, 3, 6)]
+    assert report.select_setting(make_sweep(results, None)["settings"])["fusion_layer"] is None
+
+
+def test_select_setting_requires_dev_scores() -> None:
+    results = [make_results(fusion_layer=None), make_results(fusion_layer=4, train_dev_score=None)]
+    with pytest.raises(ValueError, match="D4 has no train_dev_score"):
+        report.select_setting(make_sweep(results, None)["settings"])
+
+
+def test_sweep_markdown_marks_selection_and_differences() -> None:
+    text = report.sweep_markdown(make_sweep(sweep_settings(), selected=6))
+    assert "| dev (en) | average | enf | noenf | en | de | zh |" in text
+    assert "| baseline | 80.00 | 70.00 | 75.00 | 60.00 | 80.00 | 70.00 | 60.00 |" in text
+    assert f"| D6 {report.SELECTED_MARK} | 81.00 | 69.67 | 75.00 | 59.00 | 81.00 | 69.00 | 59.00 |" in text
+    assert text.count(report.SELECTED_MARK) == 2  # the scores table and the differences table
+    differences = text.split("## Difference vs the baseline")[1]
+    assert "| D9 | -1.00 | +4.67 | +2.00 | +10.00 | -1.00 | +5.00 | +10.00 |" in differences
+    assert "| baseline |" not in differences
+
+
+def test_write_sweep_report(tmp_path: Path) -> None:
+    paths = report.write_sweep_report(make_sweep(sweep_settings(), selected=6), tmp_path)
+    assert paths == [tmp_path / "sweep.md", tmp_path / "sweep.png"]
+    assert is_png(tmp_path / "sweep.png")
+
+
+def test_load_run_names_the_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere")):
+        report.load_run(tmp_path / "nowhere")
+
+
+def test_load_run_reads_a_sweeps_selected_setting(tmp_path: Path) -> None:
+    (tmp_path / "sweep.json").write_text(json.dumps(make_sweep(sweep_settings(), selected=6)))
+    results = report.load_run(tmp_path)
+    assert results["fusion_layer"] == 6
+    assert results["selected_from_sweep"] == str(tmp_path / "sweep.json")
+
+
+def test_compare_runs(tmp_path: Path) -> None:
+    reference = write_run(
+        tmp_path / "base", make_results({"en": 80.0, "de": 70.0, "zh": 60.0}, fusion_layer=None)
+    )
+    # Same model and setting as the sweep's selection below, so the default labels must be made unique.
+    partial = write_run(tmp_path / "d6", make_results({"en": 82.0, "zh": 61.5}, fusion_layer=6))
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps(make_sweep(sweep_settings(), selected=6)))
+
+    comparison = report.compare_runs([reference, partial, sweep], tmp_path / "out")
+
+    labels = [run["label"] for run in comparison["runs"]]
+    assert labels == [
+        "bert-base-multilingual-cased baseline",
+        "bert-base-multilingual-cased D6",
+        "bert-base-multilingual-cased D6 (2)",
+    ]
+    d6, sweep_d6 = labels[1:]
+    assert comparison["languages"]["en"]["differences"] == {d6: 2.0, sweep_d6: 1.0}
+    assert comparison["languages"]["de"]["scores"][d6] is None
+    assert comparison["languages"]["de"]["differences"] == {d6: None, sweep_d6: -1.0}
+    assert comparison["not_in_every_run"] == {"de": [d6]}
+    # Averages only over en and zh, the languages every run evaluated.
+    assert comparison["average"]["members"] == ["en", "zh"]
+    assert comparison["average"]["scores"] == {labels[0]: 70.0, d6: 71.75, sweep_d6: 70.0}
+    assert comparison["average"]["differences"] == {d6: 1.75, sweep_d6: 0.0}
+    assert comparison["groups"]["enf"]["scores"] == {labels[0]: 80.0, d6: 82.0, sweep_d6: 81.0}
+    assert comparison["runs"][2]["selected_from_sweep"] == str(sweep / "sweep.json")
+
+    out = tmp_path / "out"
+    assert json.loads((out / "compare.json").read_text()) == comparison
+    assert is_png(out / "compare.png")
+    text = (out / "compare.md").read_text()
+    assert "| de | 70.00 | - | 69.00 | - | -1.00 |" in text
+    assert "| average | 70.00 | 71.75 | 70.00 | +1.75 | +0.00 |" in text
+    assert "Over the 2 languages every run evaluated." in text
+    assert f"de (not in {d6})" in text
+
+
+def test_compare_runs_uses_given_labels(tmp_path: Path) -> None:
+    first = write_run(tmp_path / "a", make_results(fusion_layer=None))
+    second = write_run(tmp_path / "b", make_results())
+    comparison = report.compare_runs([first, second], tmp_path / "out", labels=["mine", "theirs"])
+    assert [run["label"] for run in comparison["runs"]] == ["mine", "theirs"]
+    assert comparison["reference"] == "mine"
+
+
+def test_compare_refuses_mixed_tasks(tmp_path: Path) -> None:
+    xnli = write_run(tmp_path / "xnli_run", make_results())
+    pawsx = write_run(tmp_path / "pawsx_run", make_results(task="pawsx"))
+    with pytest.raises(ValueError, match="different tasks") as error:
+        report.compare_runs([xnli, pawsx], tmp_path / "out")
+    for text in (str(xnli), "xnli)", str(pawsx), "pawsx)"):
+        assert text in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [({"metric": "f1"}, "different metrics"), ({"eval_split": "test"}, "evaluation splits")],
+)
+def test_compare_refuses_mixed_metrics_and_splits(tmp_path: Path, change: dict, what: str) -> None:
+    first = write_run(tmp_path / "a", make_results())
+    second = write_run(tmp_path / "b", make_results(**change))
+    with pytest.raises(ValueError, match=what):
+        report.compare_runs([first, second], tmp_path / "out")
