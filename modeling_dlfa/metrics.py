@@ -1,0 +1,76 @@
+"""Task scores computed offline with numpy and seqeval (no `evaluate.load`, which fetches from the Hub)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from seqeval.metrics import f1_score
+
+from .tasks import METRICS, SEQUENCE, Task, get_task
+
+
+def _check_lengths(predictions: Sequence, references: Sequence, what: str) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references ({what})")
+    if len(references) == 0:
+        raise ValueError(f"nothing to score: no {what}")
+
+
+def _accuracy(predictions: Sequence[int], references: Sequence[int]) -> float:
+    _check_lengths(predictions, references, "examples")
+    predicted, gold = np.asarray(predictions), np.asarray(references)
+    if predicted.ndim != 1 or gold.ndim != 1:
+        raise ValueError(f"expected one class id per example, got shapes {predicted.shape} and {gold.shape}")
+    return float(np.mean(predicted == gold))
+
+
+def _check_sentences(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> None:
+    _check_lengths(predictions, references, "sentences")
+    for index, (predicted, gold) in enumerate(zip(predictions, references, strict=True)):
+        if len(predicted) != len(gold):
+            raise ValueError(f"sentence {index}: {len(predicted)} predicted tags but {len(gold)} gold tags")
+
+
+def _token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    _check_sentences(predictions, references)
+    predicted = [tag for tags in predictions for tag in tags]
+    gold = [tag for tags in references for tag in tags]
+    return _accuracy(predicted, gold)
+
+
+def _span_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    _check_sentences(predictions, references)
+    with warnings.catch_warnings():
+        # seqeval warns on every UPOS tag ("not a NE tag") and on F1 with no spans; both are expected.
+        warnings.simplefilter("ignore")
+        return float(f1_score([list(tags) for tags in references], [list(tags) for tags in predictions]))
+
+
+_SCORERS = {"accuracy": _accuracy, "span_f1": _span_f1, "token_accuracy": _token_accuracy}
+
+
+def compute_score(
+    task: str | Task, predictions: Sequence, references: Sequence, metric: str | None = None
+) -> float:
+    """The task's metric (or `metric`) as a percentage rounded to 2 decimals.
+
+    Sequence tasks take class ids per example. Token tasks take, per sentence, the label names of its
+    words (first sub-tokens only, ignored positions removed). span_f1 is seqeval's entity-level F1 in
+    its default (conlleval-like) mode, the call XTREME makes for both NER and POS.
+    """
+    task = get_task(task)
+    metric = metric or task.metric
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    if (metric == "accuracy") != (task.kind == SEQUENCE):
+        raise ValueError(f"metric {metric} does not apply to {task.kind} task {task.name}")
+    return round(100.0 * _SCORERS[metric](predictions, references), 2)
+
+
+def macro_average(scores: Mapping[str, float]) -> float:
+    """Unweighted mean over languages, rounded to 2 decimals."""
+    if not scores:
+        raise ValueError("no scores to average")
+    return round(float(np.mean(list(scores.values()))), 2)

@@ -1,0 +1,92 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from modeling_dlfa.metrics import compute_score, macro_average
+
+
+def test_accuracy():
+    assert compute_score("xnli", [0, 1, 2, 1], [0, 1, 1, 1]) == 75.0
+    assert compute_score("pawsx", np.array([1, 0, 0]), np.array([1, 1, 0])) == 66.67
+
+
+def test_accuracy_rejects_logits():
+    with pytest.raises(ValueError, match="one class id per example"):
+        compute_score("xnli", np.zeros((2, 3)), [0, 1])
+
+
+def test_span_f1_by_hand():
+    references = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    # PER is cut short (a partial match counts as wrong), LOC and ORG are right:
+    # 2 of 3 predicted spans correct, 2 of 3 gold spans found -> P = R = F1 = 2/3.
+    predictions = [["B-PER", "O", "O", "B-LOC"], ["B-ORG", "O"]]
+    assert compute_score("panx", predictions, references) == 66.67
+    # One extra, wrong span: P = 3/4, R = 3/3 -> F1 = 2PR/(P+R) = 6/7.
+    predictions = [["B-PER", "I-PER", "B-LOC", "B-LOC"], ["B-ORG", "O"]]
+    assert compute_score("panx", predictions, references) == 85.71
+    # A wrong type on the right words is wrong too.
+    predictions = [["B-ORG", "I-ORG", "O", "B-LOC"], ["B-ORG", "O"]]
+    assert compute_score("panx", predictions, references) == 66.67
+
+
+def test_span_f1_default_mode_starts_spans_at_i_tags():
+    # seqeval's default (conlleval) mode, as XTREME calls it: I-PER after O opens a PER span.
+    assert compute_score("panx", [["I-PER", "I-PER", "O"]], [["B-PER", "I-PER", "O"]]) == 100.0
+
+
+def test_span_f1_no_spans_is_zero():
+    assert compute_score("panx", [["O", "O"]], [["O", "O"]]) == 0.0
+
+
+def test_udpos_span_f1_merges_runs_of_a_tag():
+    # XTREME's POS "F1" is seqeval over raw UPOS tags: a run of equal tags is one span, so
+    # NOUN NOUN VERB has 2 spans, NOUN VERB VERB has 2 other spans, F1 = 0 at 2/3 token accuracy.
+    predictions, references = [["NOUN", "VERB", "VERB"]], [["NOUN", "NOUN", "VERB"]]
+    assert compute_score("udpos", predictions, references, metric="span_f1") == 0.0
+    assert compute_score("udpos", predictions, references) == 66.67  # the task's metric: token accuracy
+    assert compute_score("udpos", [["DET", "NOUN", "PUNCT"]], [["DET", "NOUN", "PUNCT"]]) == 100.0
+
+
+def test_token_accuracy():
+    predictions = [["B-PER", "O"], ["O", "B-LOC", "O"]]
+    references = [["B-PER", "I-PER"], ["O", "B-LOC", "O"]]
+    assert compute_score("panx", predictions, references, metric="token_accuracy") == 80.0
+
+
+def test_no_warnings_escape():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_score("udpos", [["NOUN", "ADJ"]], [["NOUN", "ADP"]])
+        compute_score("panx", [["O"]], [["O"]])
+
+
+@pytest.mark.parametrize(
+    ("task", "predictions", "references", "message"),
+    [
+        ("xnli", [0, 1], [0], "2 predictions but 1 references"),
+        ("xnli", [], [], "nothing to score"),
+        ("panx", [["O"]], [["O"], ["O"]], "1 predictions but 2 references"),
+        ("panx", [["O", "O"]], [["O"]], "sentence 0: 2 predicted tags but 1 gold tags"),
+        ("panx", [], [], "nothing to score"),
+    ],
+)
+def test_mismatched_inputs(task, predictions, references, message):
+    with pytest.raises(ValueError, match=message):
+        compute_score(task, predictions, references)
+
+
+def test_metric_must_fit_the_task():
+    with pytest.raises(ValueError, match="metric accuracy does not apply to token task panx"):
+        compute_score("panx", [["O"]], [["O"]], metric="accuracy")
+    with pytest.raises(ValueError, match="metric span_f1 does not apply to sequence task xnli"):
+        compute_score("xnli", [0], [0], metric="span_f1")
+    with pytest.raises(ValueError, match="unknown metric 'f1'; allowed: accuracy, span_f1, token_accuracy"):
+        compute_score("xnli", [0], [0], metric="f1")
+
+
+def test_macro_average():
+    assert macro_average({"en": 80.0, "de": 70.0, "fr": 61.0}) == 70.33
+    assert macro_average({"en": 65.4}) == 65.4
+    with pytest.raises(ValueError, match="no scores"):
+        macro_average({})
