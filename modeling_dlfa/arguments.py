@@ -1,0 +1,147 @@
+"""Command-line arguments of run_glue_x.py, as dataclasses for `HfArgumentParser` (the run_glue.py way)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from transformers import HfArgumentParser, TrainingArguments
+
+from .configuration_dlfa import FUSION_GATES
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        metadata={"help": "A plain encoder (mBERT, XLM-R, a local folder) or a trained DLFA checkpoint."}
+    )
+    fusion_layer: str | None = field(
+        default=None,
+        metadata={
+            "help": "Layer fused with the last one: an int (0 = embeddings), 'none' for the last-layer baseline, "
+            "a comma list ('none,1,6,11') or 'all' for a sweep. Required unless the model is a DLFA checkpoint."
+        },
+    )
+    fusion_gate: str = field(
+        default="paper", metadata={"help": f"AIF gate: one of {FUSION_GATES}.", "choices": FUSION_GATES}
+    )
+    aif_reduction: int = field(default=4, metadata={"help": "AIF channel reduction ratio r."})
+    classifier_dropout: float | None = field(default=None, metadata={"help": "Defaults to the backbone's."})
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Keep the (large, multilingual) word embedding matrix fixed: much faster on CPU."},
+    )
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of the model on the Hub."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
+    use_safetensors: bool = field(
+        default=True,
+        metadata={
+            "help": "Load safetensors weights only; --use_safetensors false opts in to pickle weights."
+        },
+    )
+
+
+@dataclass
+class DataArguments:
+    task_name: str = field(metadata={"help": "xnli, pawsx, panx (alias wikiann) or udpos."})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "A folder in the XTREME layout: <split>-<lang>.tsv (default: the Hub)."},
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "Training data of the training language (.tsv, .conllu, .jsonl)."}
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "The training language's dev set, used for checkpoint selection."}
+    )
+    eval_files: str | None = field(
+        default=None,
+        metadata={"help": "Evaluation files per language: 'de=path,fr=path' (.tsv, .conllu, .jsonl)."},
+    )
+    train_language: str = field(
+        default="en", metadata={"help": "The one language trained (and selected) on."}
+    )
+    eval_languages: str | None = field(
+        default=None, metadata={"help": "Comma list of languages to evaluate (default: every one available)."}
+    )
+    eval_split: str = field(
+        default="validation",
+        metadata={"help": "Split evaluated for every language.", "choices": ("validation", "test")},
+    )
+    train_split: str = field(
+        default="train",
+        metadata={
+            "help": "Split of the training language to train on. 'validation' with --dev_holdout trains on a "
+            "dev set (e.g. ../shared/data has no XNLI train file).",
+            "choices": ("train", "validation"),
+        },
+    )
+    dev_holdout: int | None = field(
+        default=None,
+        metadata={
+            "help": "Hold out this many training examples as the training language's dev set; they are also "
+            "its evaluation set (they are never trained on)."
+        },
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Longer inputs are truncated (and counted)."})
+    pad_to_max_length: bool = field(
+        default=False, metadata={"help": "Pad every example to max_seq_length instead of per batch."}
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set."})
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Truncate each language's evaluation set (and the dev set)."}
+    )
+    features_cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where tokenized features are cached (default ~/.cache/modeling_dlfa/features)."},
+    )
+    overwrite_cache: bool = field(
+        default=False, metadata={"help": "Tokenize again instead of reusing the cache."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace the results in an output_dir that already holds some."}
+    )
+    save_model: bool = field(
+        default=True, metadata={"help": "Save the trained model (with its remote code)."}
+    )
+
+
+@dataclass
+class GlueXTrainingArguments(TrainingArguments):
+    """TrainingArguments whose defaults select the checkpoint on the training language's dev set, each epoch."""
+
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "When to score the training language's dev set."}
+    )
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save checkpoints."})
+    load_best_model_at_end: bool = field(
+        default=True, metadata={"help": "Keep the checkpoint best on the training language's dev set."}
+    )
+    metric_for_best_model: str = field(
+        default="score", metadata={"help": "The task's metric on the dev set."}
+    )
+    greater_is_better: bool = field(default=True, metadata={"help": "Higher scores are better."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept on disk."})
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, GlueXTrainingArguments)
+
+
+def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, GlueXTrainingArguments]:
+    """Flags, or a single .json file of them; unknown keys in the file are refused by name."""
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        path = Path(argv[0])
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: cannot read the argument file: {error}") from error
+        known = {item.name for cls in ARGUMENT_CLASSES for item in fields(cls) if item.init}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown argument(s) {', '.join(unknown)}; see run_glue_x.py --help")
+        return parser.parse_dict(values)
+    return parser.parse_args_into_dataclasses(args=argv)

@@ -1,0 +1,637 @@
+"""Zero-shot cross-lingual transfer runs: train on one language, select on its dev set, evaluate every language.
+
+`run` is what run_glue_x.py calls: one fusion setting, or a sweep over several, each a full run in its own
+folder. The data never crosses languages: the training language's train split is the only thing trained on and
+its dev split the only thing checkpoints are selected on.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    EvalPrediction,
+    Trainer,
+    default_data_collator,
+    set_seed,
+)
+from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
+
+from . import __version__, report
+from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments
+from .atomic import write_json, write_text
+from .configuration_dlfa import DLFAConfig
+from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
+from .features import IGNORE_INDEX, MODEL_COLUMNS, tokenize
+from .metrics import compute_score, macro_average
+from .modeling_dlfa import DLFAForSequenceClassification, DLFAForTokenClassification
+from .tasks import SEQUENCE, Task, check_languages, get_task, language_groups
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.json"
+SWEEP_FILE = "sweep.json"
+RUN_CONFIG_FILE = "run_config.json"
+# Data subsets (--max_*_samples) are drawn with a fixed seed, so runs with different model seeds compare
+# on the same examples.
+SUBSET_SEED = 0
+
+
+# --- the data --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskData:
+    """Raw datasets in the internal format, and where each came from."""
+
+    train: datasets.Dataset | None = None
+    dev: datasets.Dataset | None = None
+    evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _subset(dataset: datasets.Dataset, limit: int | None) -> datasets.Dataset:
+    if limit is None or limit >= len(dataset):
+        return dataset
+    return dataset.shuffle(seed=SUBSET_SEED).select(range(limit))
+
+
+def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]], cache_dir):
+    """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
+    xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
+    path = files.get(xtreme_split, {}).get(language)
+    if path is not None:
+        return read_file(task, path), str(path)
+    if files:
+        raise DataError(
+            f"the data folder has no {xtreme_split}-{language}.tsv for {task.name}; it has "
+            f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
+        )
+    return load_hub_split(task, language, split), f"{task.hub_repo} ({task.hub_config(language)}, {split})"
+
+
+def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_files) -> list[str]:
+    if data_args.data_dir:
+        split = {"validation": "dev", "test": "test"}[data_args.eval_split]
+        return sorted(set(files.get(split, {})) | set(eval_files))
+    if eval_files:
+        return list(eval_files)
+    return list(task.languages)
+
+
+def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> TaskData:
+    """Every dataset the run needs, read and checked before anything is written."""
+    files = find_xtreme_files(task, data_args.data_dir) if data_args.data_dir else {}
+    eval_files = parse_eval_files(data_args.eval_files) if data_args.eval_files else {}
+    language = data_args.train_language
+    data = TaskData()
+
+    if training:
+        if data_args.train_file:
+            data.train, data.sources["train"] = read_file(task, data_args.train_file), data_args.train_file
+        else:
+            data.train, data.sources["train"] = _hub_or_file(
+                task, language, data_args.train_split, files, None
+            )
+    if data_args.dev_holdout:
+        if data.train is None:
+            raise ValueError("--dev_holdout splits the training data: it needs --do_train")
+        if data_args.dev_holdout >= len(data.train):
+            raise ValueError(
+                f"--dev_holdout {data_args.dev_holdout} leaves nothing to train on: "
+                f"{data.sources['train']} has {len(data.train)} examples"
+            )
+        split = data.train.train_test_split(test_size=data_args.dev_holdout, seed=SUBSET_SEED)
+        data.train, data.dev = split["train"], split["test"]
+        data.sources["dev"] = f"{data_args.dev_holdout} examples held out of {data.sources['train']}"
+    elif data_args.validation_file:
+        data.dev, data.sources["dev"] = read_file(task, data_args.validation_file), data_args.validation_file
+    elif files.get("dev", {}).get(language) or not files:
+        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, None)
+    if data.train is not None:
+        data.train = _subset(data.train, data_args.max_train_samples)
+    if data.dev is not None:
+        data.dev = _subset(data.dev, data_args.max_eval_samples)
+
+    available = _available_eval_languages(task, data_args, files, eval_files)
+    if data_args.dev_holdout and data_args.train_split == "validation":
+        # The rest of this dev file was trained on: the held-out part is the training language's test bed.
+        available = sorted(set(available) | {language})
+    wanted = data_args.eval_languages or ",".join(available)
+    for code in check_languages(task, wanted, available=available):
+        if code == language and data_args.dev_holdout and data_args.train_split == "validation":
+            data.evaluation[code], data.sources[code] = data.dev, data.sources["dev"]
+        elif code in eval_files:
+            data.evaluation[code], data.sources[code] = (
+                read_file(task, eval_files[code]),
+                str(eval_files[code]),
+            )
+        else:
+            data.evaluation[code], data.sources[code] = _hub_or_file(
+                task, code, data_args.eval_split, files, None
+            )
+        data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)
+    for name, dataset in [("train", data.train), ("dev", data.dev), *data.evaluation.items()]:
+        if dataset is not None and len(dataset) == 0:
+            raise DataError(f"{data.sources[name]}: no examples")
+    return data
+
+
+# --- the model -------------------------------------------------------------------------------------------
+
+
+def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
+    """'6' -> [6]; 'none' -> [None]; 'none,1,6' -> [None, 1, 6]; 'all' -> [None, 0, ..., N-1]."""
+    allowed = f"an int in 0..{num_layers - 1}, 'none' (baseline), a comma list of those, or 'all'"
+    if spec is None or not spec.strip():
+        raise ValueError(f"--fusion_layer is required for a plain backbone: {allowed}")
+    if spec.strip().lower() == "all":
+        return [None, *range(num_layers)]
+    layers: list[int | None] = []
+    for item in spec.split(","):
+        item = item.strip().lower()
+        if item in ("none", "baseline"):
+            layer = None
+        elif item.lstrip("-").isdigit():
+            layer = int(item)
+            if not 0 <= layer < num_layers:
+                raise ValueError(
+                    f"--fusion_layer {layer} is out of range for a {num_layers}-layer backbone: use {allowed}"
+                )
+        else:
+            raise ValueError(f"--fusion_layer {item!r} is not understood: use {allowed}")
+        if layer in layers:
+            raise ValueError(f"--fusion_layer lists {item} twice")
+        layers.append(layer)
+    return layers
+
+
+def head_class(task: Task):
+    return DLFAForSequenceClassification if task.kind == SEQUENCE else DLFAForTokenClassification
+
+
+def load_model_config(model_args: ModelArguments):
+    return AutoConfig.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
+    )
+
+
+def _check_checkpoint_labels(task: Task, config: DLFAConfig, name: str) -> None:
+    labels = [config.id2label[index] for index in sorted(config.id2label)]
+    if labels != list(task.labels):
+        raise ValueError(
+            f"{name} was trained with num_labels={len(labels)} ({', '.join(map(str, labels))}), "
+            f"but task {task.name} has {task.num_labels} labels ({', '.join(task.labels)})"
+        )
+
+
+def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None, model_config):
+    hub_kwargs = {
+        "revision": model_args.model_revision,
+        "cache_dir": model_args.cache_dir,
+        "use_safetensors": model_args.use_safetensors,
+    }
+    model_class = head_class(task)
+    if isinstance(model_config, DLFAConfig):
+        _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
+        model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
+    else:
+        model = model_class.from_backbone(
+            model_args.model_name_or_path,
+            fusion_layer=fusion_layer,
+            fusion_gate=model_args.fusion_gate,
+            aif_reduction=model_args.aif_reduction,
+            classifier_dropout=model_args.classifier_dropout,
+            id2label=task.id2label,
+            **hub_kwargs,
+        )
+    if model_args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model
+
+
+# --- training and evaluation -----------------------------------------------------------------------------
+
+
+def _collator(task: Task, tokenizer, pad_to_max_length: bool):
+    if pad_to_max_length:
+        return default_data_collator
+    if task.kind == SEQUENCE:
+        return DataCollatorWithPadding(tokenizer)
+    return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+
+
+def _model_inputs(features: datasets.Dataset) -> datasets.Dataset:
+    return features.select_columns([column for column in MODEL_COLUMNS if column in features.column_names])
+
+
+def _dev_metric(task: Task):
+    """compute_metrics for the Trainer: the task's score on the training language's dev set."""
+
+    def compute(prediction: EvalPrediction) -> dict[str, float]:
+        predicted = np.argmax(prediction.predictions, axis=-1)
+        if task.kind == SEQUENCE:
+            return {"score": compute_score(task, predicted.tolist(), prediction.label_ids.tolist())}
+        references, predictions = [], []
+        for row_predicted, row_labels in zip(predicted, prediction.label_ids, strict=True):
+            keep = row_labels != IGNORE_INDEX
+            references.append([task.labels[label] for label in row_labels[keep]])
+            predictions.append([task.labels[label] for label in row_predicted[keep]])
+        return {"score": compute_score(task, predictions, references)}
+
+    return compute
+
+
+def _word_predictions(task: Task, predicted: np.ndarray, word_ids: list[int], num_words: int) -> list[str]:
+    """One tag per word, read at its first sub-token. Words that left no sub-token (cut by truncation, or
+    invisible characters the tokenizer drops) get the task's first label, so every gold word is scored."""
+    tags = [task.labels[0]] * num_words
+    seen = set()
+    for position, word in enumerate(word_ids):
+        if word >= 0 and word not in seen:
+            seen.add(word)
+            tags[word] = task.labels[int(predicted[position])]
+    return tags
+
+
+def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, features: datasets.Dataset):
+    """(score, prediction records) for one language. Examples run sorted by length, so batches pad little."""
+    order = np.argsort(np.asarray(features["length"]), kind="stable")
+    output = trainer.predict(_model_inputs(features.select(order)), metric_key_prefix="predict")
+    predicted_sorted = np.argmax(output.predictions, axis=-1)
+    predicted = [None] * len(order)
+    for sorted_position, original in enumerate(order):
+        predicted[original] = predicted_sorted[sorted_position]
+    if task.kind == SEQUENCE:
+        guesses = [int(row) for row in predicted]
+        score = compute_score(task, guesses, raw["label"])
+        records = [
+            {"text_a": a, "text_b": b, "label": task.labels[gold], "prediction": task.labels[guess]}
+            for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
+        ]
+        return score, records
+    references = [[task.labels[tag] for tag in tags] for tags in raw["tags"]]
+    predictions = [
+        _word_predictions(task, row, word_ids, len(tags))
+        for row, word_ids, tags in zip(predicted, features["word_ids"], raw["tags"], strict=True)
+    ]
+    score = compute_score(task, predictions, references)
+    records = [
+        {"tokens": tokens, "labels": gold, "predictions": guess}
+        for tokens, gold, guess in zip(raw["tokens"], references, predictions, strict=True)
+    ]
+    return score, records
+
+
+def _write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    write_text(output_dir / "predictions" / f"{language}.jsonl", lines)
+
+
+def _save_model(model, tokenizer, output_dir: Path) -> None:
+    """save_pretrained into a temporary folder, then rename file by file: no half-written weights."""
+    staging = output_dir / ".model.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    for path in staging.iterdir():
+        os.replace(path, output_dir / path.name)
+    staging.rmdir()
+
+
+def _updated(training_args, **changes):
+    """A copy with some fields changed (dataclasses.replace would run TrainingArguments' set-up again)."""
+    updated = copy.copy(training_args)
+    for name, value in changes.items():
+        setattr(updated, name, value)
+    return updated
+
+
+# --- one run ---------------------------------------------------------------------------------------------
+
+
+def _run_identity(task, model_args, data_args, training_args, fusion_layer) -> dict:
+    """What must match for an interrupted run's checkpoints to be resumed."""
+    return {
+        "task": task.name,
+        "model_name_or_path": model_args.model_name_or_path,
+        "model_revision": model_args.model_revision,
+        "fusion_layer": fusion_layer,
+        "fusion_gate": model_args.fusion_gate,
+        "aif_reduction": model_args.aif_reduction,
+        "freeze_embeddings": model_args.freeze_embeddings,
+        "data": {
+            key: value for key, value in dataclasses.asdict(data_args).items() if key not in _NOT_IDENTITY
+        },
+        "seed": training_args.seed,
+        "training": _training_summary(training_args),
+    }
+
+
+_NOT_IDENTITY = (
+    "overwrite_output_dir",
+    "overwrite_cache",
+    "features_cache_dir",
+    "save_model",
+    "eval_languages",
+)
+
+
+def _training_summary(training_args) -> dict:
+    keys = (
+        "learning_rate",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "weight_decay",
+        "warmup_steps",
+        "lr_scheduler_type",
+        "max_grad_norm",
+        "optim",
+    )
+    summary = {key: getattr(training_args, key) for key in keys}
+    summary["world_size"] = training_args.world_size
+    return json.loads(json.dumps(summary, default=str))
+
+
+def _resume_checkpoint(output_dir: Path, identity: dict, training_args) -> str | None:
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    if not output_dir.is_dir():
+        return None
+    last = get_last_checkpoint(str(output_dir))
+    if last is None:
+        return None
+    previous = output_dir / RUN_CONFIG_FILE
+    if previous.is_file() and json.loads(previous.read_text(encoding="utf-8")) == identity:
+        logger.info("Resuming the interrupted run from %s", last)
+        return last
+    raise ValueError(
+        f"{output_dir} holds checkpoints of a different run configuration ({previous.name} differs): "
+        "use another --output_dir, or --overwrite_output_dir to start over"
+    )
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "modeling_dlfa": __version__,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "datasets": datasets.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@dataclass
+class Prepared:
+    """What every setting of a run shares: the task, data, tokenizer and features."""
+
+    task: Task
+    data: TaskData
+    tokenizer: object
+    model_config: object
+    train_features: datasets.Dataset | None
+    dev_features: datasets.Dataset | None
+    eval_features: dict[str, datasets.Dataset]
+
+
+def prepare(model_args: ModelArguments, data_args: DataArguments, training: bool) -> Prepared:
+    task = get_task(data_args.task_name)
+    model_config = load_model_config(model_args)
+    data = load_task_data(task, data_args, training=training)
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
+    )
+
+    def features(dataset, description):
+        if dataset is None:
+            return None
+        return tokenize(
+            task,
+            dataset,
+            tokenizer,
+            max_length=data_args.max_seq_length,
+            pad_to_max_length=data_args.pad_to_max_length,
+            cache_dir=data_args.features_cache_dir,
+            overwrite_cache=data_args.overwrite_cache,
+            description=description,
+        )
+
+    language = data_args.train_language
+    return Prepared(
+        task=task,
+        data=data,
+        tokenizer=tokenizer,
+        model_config=model_config,
+        train_features=features(data.train, f"train ({language})"),
+        dev_features=features(data.dev, f"dev ({language})"),
+        eval_features={code: features(dataset, code) for code, dataset in data.evaluation.items()},
+    )
+
+
+def run_setting(
+    prepared: Prepared,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: GlueXTrainingArguments,
+    fusion_layer: int | None,
+) -> dict:
+    """Train (unless evaluating a trained DLFA checkpoint), evaluate every language, write every output."""
+    task, output_dir = prepared.task, Path(training_args.output_dir)
+    identity = _run_identity(task, model_args, data_args, training_args, fusion_layer)
+    resume = _resume_checkpoint(output_dir, identity, training_args) if training_args.do_train else None
+    if prepared.dev_features is None and training_args.eval_strategy != "no":
+        logger.warning("No dev set for the training language: no checkpoint selection, the last one is kept")
+        training_args = _updated(
+            training_args, eval_strategy=IntervalStrategy.NO, load_best_model_at_end=False
+        )
+
+    set_seed(training_args.seed)
+    model = build_model(task, model_args, fusion_layer, prepared.model_config)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(output_dir / RUN_CONFIG_FILE, identity)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=_model_inputs(prepared.train_features) if training_args.do_train else None,
+        eval_dataset=_model_inputs(prepared.dev_features) if prepared.dev_features is not None else None,
+        processing_class=prepared.tokenizer,
+        data_collator=_collator(task, prepared.tokenizer, data_args.pad_to_max_length),
+        compute_metrics=_dev_metric(task),
+    )
+    started = time.perf_counter()
+    if training_args.do_train:
+        trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    dev_score = trainer.evaluate()["eval_score"] if prepared.dev_features is not None else None
+    scores, num_examples = {}, {}
+    for language, features in prepared.eval_features.items():
+        logger.info("Evaluating %s (%d examples)", language, len(features))
+        scores[language], records = predict_language(
+            trainer, task, prepared.data.evaluation[language], features
+        )
+        num_examples[language] = len(features)
+        _write_predictions(output_dir, language, records)
+    eval_seconds = time.perf_counter() - started
+
+    results = _results(prepared, model_args, data_args, training_args, model, scores, num_examples)
+    results.update(
+        train_dev_score=dev_score,
+        runtime={"train_seconds": round(train_seconds, 1), "eval_seconds": round(eval_seconds, 1)},
+    )
+    _write_outputs(trainer, prepared, data_args, training_args, results)
+    return results
+
+
+def _results(prepared, model_args, data_args, training_args, model, scores, num_examples) -> dict:
+    task, config = prepared.task, model.config
+    language = data_args.train_language
+    groups = language_groups(scores)
+    others = {code: score for code, score in scores.items() if code != language}
+    return {
+        "task": task.name,
+        "model_name_or_path": model_args.model_name_or_path,
+        "backbone_type": config.backbone_config.model_type,
+        "fusion_layer": config.fusion_layer,
+        "fusion_gate": config.fusion_gate,
+        "train_language": language,
+        "metric": task.metric,
+        "metric_display": task.metric_display,
+        "eval_split": data_args.eval_split,
+        "languages": scores,
+        "average": macro_average(scores),
+        "average_without_train_language": macro_average(others) if others else None,
+        "groups": {
+            group: macro_average({code: scores[code] for code in codes}) for group, codes in groups.items()
+        },
+        "group_members": groups,
+        "num_examples": num_examples,
+        "num_truncated": {code: int(sum(f["truncated"])) for code, f in prepared.eval_features.items()},
+        "num_train_examples": len(prepared.train_features) if training_args.do_train else 0,
+        "data_sources": prepared.data.sources,
+        "seed": training_args.seed,
+        "training": {**_training_summary(training_args), "max_seq_length": data_args.max_seq_length},
+        "versions": _versions(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _write_outputs(trainer, prepared, data_args, training_args, results) -> None:
+    """Model, reports and card first; results.json last, so its presence means the run is complete."""
+    from .hub import write_model_card
+
+    output_dir = Path(training_args.output_dir)
+    if not trainer.is_world_process_zero():
+        return
+    if data_args.save_model:
+        _save_model(trainer.model, prepared.tokenizer, output_dir)
+    report.write_run_report(results, output_dir)
+    if data_args.save_model:
+        write_model_card(output_dir, results)
+    if training_args.do_train and training_args.save_strategy != "no":
+        # Checkpoints are for resuming an interrupted run; the selected weights are saved above.
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    write_json(output_dir / RESULTS_FILE, results)
+
+
+# --- the whole job ---------------------------------------------------------------------------------------
+
+
+def check_output_dir(output_dir: Path, overwrite: bool) -> None:
+    finished = [name for name in (RESULTS_FILE, SWEEP_FILE) if (output_dir / name).exists()]
+    if finished and not overwrite:
+        raise ValueError(
+            f"{output_dir} already holds results ({', '.join(finished)}): "
+            "use --overwrite_output_dir to replace them, or another --output_dir"
+        )
+    if overwrite and output_dir.is_dir():
+        # Stale checkpoints would otherwise be resumed as if they were this run's.
+        for folder in [output_dir, *output_dir.glob("fusion_*")]:
+            for checkpoint in folder.glob("checkpoint-*"):
+                shutil.rmtree(checkpoint, ignore_errors=True)
+            (folder / RUN_CONFIG_FILE).unlink(missing_ok=True)
+
+
+def setting_dir(fusion_layer: int | None) -> str:
+    return f"fusion_{'none' if fusion_layer is None else fusion_layer}"
+
+
+def run(model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments) -> dict:
+    """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers)."""
+    if not (training_args.do_train or training_args.do_eval or training_args.do_predict):
+        training_args = _updated(training_args, do_train=True, do_eval=True)
+    output_dir = Path(training_args.output_dir)
+    check_output_dir(output_dir, data_args.overwrite_output_dir)
+    model_config = load_model_config(model_args)
+    if isinstance(model_config, DLFAConfig):
+        settings = [model_config.fusion_layer]
+        if (
+            model_args.fusion_layer is not None
+            and parse_fusion_layers(model_args.fusion_layer, model_config.num_hidden_layers) != settings
+        ):
+            raise ValueError(
+                f"{model_args.model_name_or_path} is a DLFA checkpoint with fusion_layer={settings[0]}; "
+                f"--fusion_layer {model_args.fusion_layer} disagrees (leave it out)"
+            )
+    else:
+        settings = parse_fusion_layers(model_args.fusion_layer, model_config.num_hidden_layers)
+    prepared = prepare(model_args, data_args, training=training_args.do_train)
+
+    if len(settings) == 1:
+        results = run_setting(prepared, model_args, data_args, training_args, settings[0])
+        print(report.terminal_summary(results))
+        return results
+
+    entries = []
+    for fusion_layer in settings:
+        folder = output_dir / setting_dir(fusion_layer)
+        done = folder / RESULTS_FILE
+        identity = _run_identity(prepared.task, model_args, data_args, training_args, fusion_layer)
+        if (
+            done.is_file()
+            and (folder / RUN_CONFIG_FILE).is_file()
+            and (json.loads((folder / RUN_CONFIG_FILE).read_text(encoding="utf-8")) == identity)
+        ):
+            logger.info("%s is already complete: reusing its results", folder)
+            results = json.loads(done.read_text(encoding="utf-8"))
+        else:
+            setting_args = _updated(training_args, output_dir=str(folder))
+            results = run_setting(prepared, model_args, data_args, setting_args, fusion_layer)
+        entries.append({"fusion_layer": fusion_layer, "dir": folder.name, "results": results})
+    sweep = {
+        "task": prepared.task.name,
+        "model_name_or_path": model_args.model_name_or_path,
+        "metric": prepared.task.metric,
+        "metric_display": prepared.task.metric_display,
+        "train_language": data_args.train_language,
+        "settings": entries,
+        "selected_fusion_layer": report.select_setting(entries)["fusion_layer"],
+        "selection": "best score on the training language's dev set (train_dev_score)",
+    }
+    if training_args.should_save:
+        report.write_sweep_report(sweep, output_dir)
+        write_json(output_dir / SWEEP_FILE, sweep)
+    print(report.sweep_markdown(sweep))
+    return sweep

@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Zero-shot cross-lingual transfer with DLFA: fine-tune on one language, evaluate on every other.
+
+    python run_glue_x.py --task_name xnli --model_name_or_path bert-base-multilingual-cased \
+        --fusion_layer none,6,11 --output_dir runs/xnli-mbert [any TrainingArguments flag]
+    python run_glue_x.py args.json
+    python run_glue_x.py compare runs/xnli-mbert runs/xnli-xlmr --output_dir runs/compare
+
+Tasks: xnli, pawsx, panx (alias wikiann), udpos. Data: the Hub by default, --data_dir in the XTREME layout,
+or files per language (--train_file, --validation_file, --eval_files de=PATH,...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import datasets
+import transformers
+
+from modeling_dlfa import report
+from modeling_dlfa.arguments import parse_arguments
+from modeling_dlfa.data import DataError
+from modeling_dlfa.transfer import run
+
+logger = logging.getLogger("run_glue_x")
+
+
+def compare_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="run_glue_x.py compare", description="Side-by-side report of several runs of one task."
+    )
+    parser.add_argument("run_dirs", nargs="+", help="output folders of run_glue_x.py (a run or a sweep)")
+    parser.add_argument("--output_dir", required=True, help="where compare.md/.json/.png go")
+    parser.add_argument("--labels", help="comma list, one label per run (default: model and setting)")
+    args = parser.parse_args(argv)
+    labels = args.labels.split(",") if args.labels else None
+    comparison = report.compare_runs(args.run_dirs, args.output_dir, labels=labels)
+    print(report.compare_markdown(comparison))
+    return 0
+
+
+def setup_logging(training_args) -> None:
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    level = training_args.get_process_log_level()
+    logging.getLogger("modeling_dlfa").setLevel(level)
+    logger.setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["compare"]:
+            return compare_main(argv[1:])
+        model_args, data_args, training_args = parse_arguments(argv)
+        setup_logging(training_args)
+        run(model_args, data_args, training_args)
+    except (ValueError, DataError, FileNotFoundError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
