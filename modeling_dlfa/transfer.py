@@ -580,11 +580,12 @@ def setting_dir(fusion_layer: int | None) -> str:
 
 def run(model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments) -> dict:
     """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers)."""
-    if not (training_args.do_train or training_args.do_eval or training_args.do_predict):
-        training_args = _updated(training_args, do_train=True, do_eval=True)
     output_dir = Path(training_args.output_dir)
     check_output_dir(output_dir, data_args.overwrite_output_dir)
     model_config = load_model_config(model_args)
+    if not training_args.do_train and not isinstance(model_config, DLFAConfig):
+        # A plain encoder has no task head to evaluate: it is always fine-tuned first.
+        training_args = _updated(training_args, do_train=True)
     if isinstance(model_config, DLFAConfig):
         settings = [model_config.fusion_layer]
         if (

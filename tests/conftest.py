@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # Hub access is never needed by the tests; make an accidental fetch fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tokenized features of test runs go to a throwaway cache, not the user's.
+os.environ.setdefault("DLFA_FEATURES_CACHE", tempfile.mkdtemp(prefix="dlfa-features-"))
 torch.set_num_threads(2)
 
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -1,0 +1,253 @@
+"""run_glue_x.py end to end on a tiny random backbone and small files the tests write."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from modeling_dlfa.metrics import macro_average
+from run_glue_x import main
+
+from .conftest import REPO_ROOT
+from .fixtures import write_conllu, write_pairs, write_tagged, write_xnli_dir
+
+FAST = [
+    "--num_train_epochs",
+    "1",
+    "--per_device_train_batch_size",
+    "8",
+    "--learning_rate",
+    "1e-3",
+    "--seed",
+    "7",
+]
+
+
+def run_cli(*args: str) -> int:
+    return main([str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def xnli_dir(tmp_path_factory) -> Path:
+    return write_xnli_dir(tmp_path_factory.mktemp("xnli"))
+
+
+@pytest.fixture(scope="module")
+def xnli_run(tmp_path_factory, tiny_bert_dir, xnli_dir) -> Path:
+    output = tmp_path_factory.mktemp("runs") / "xnli-d1"
+    code = run_cli(
+        "--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+        "--data_dir", xnli_dir, "--output_dir", output, *FAST,
+    )  # fmt: skip
+    assert code == 0
+    return output
+
+
+def read_results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())
+
+
+def test_sequence_run_writes_every_output(xnli_run, tiny_bert_dir):
+    results = read_results(xnli_run)
+    assert results["task"] == "xnli" and results["fusion_layer"] == 1 and results["fusion_gate"] == "paper"
+    assert results["backbone_type"] == "bert" and results["train_language"] == "en"
+    assert results["metric"] == "accuracy" and results["eval_split"] == "validation"
+    assert sorted(results["languages"]) == ["de", "en", "fr"]
+    assert results["num_examples"] == {"de": 12, "en": 12, "fr": 12}
+    assert results["num_train_examples"] == 32
+    assert results["average"] == macro_average(results["languages"])
+    assert results["average_without_train_language"] == macro_average(
+        {k: v for k, v in results["languages"].items() if k != "en"}
+    )
+    assert results["group_members"] == {"enf": ["de", "en"], "noenf": ["fr"]}
+    assert results["groups"]["noenf"] == results["languages"]["fr"]
+    assert results["seed"] == 7 and results["train_dev_score"] is not None
+    assert {"transformers", "torch", "modeling_dlfa"} <= set(results["versions"])
+    for name in ["results.md", "per_language.png", "README.md", "model.safetensors", "config.json",
+                 "configuration_dlfa.py", "modeling_dlfa.py", "tokenizer.json"]:  # fmt: skip
+        assert (xnli_run / name).is_file(), name
+    assert not list(xnli_run.glob("checkpoint-*"))
+    assert not list(xnli_run.glob(".*tmp*"))
+
+    # The predictions file of a language agrees with its score, and the saved model reproduces them.
+    records = [json.loads(line) for line in (xnli_run / "predictions" / "fr.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    accuracy = 100 * sum(r["label"] == r["prediction"] for r in records) / len(records)
+    assert round(accuracy, 2) == results["languages"]["fr"]
+    model = AutoModelForSequenceClassification.from_pretrained(xnli_run).eval()
+    tokenizer = AutoTokenizer.from_pretrained(xnli_run)
+    with torch.no_grad():
+        batch = tokenizer(
+            [r["text_a"] for r in records], [r["text_b"] for r in records], padding=True, return_tensors="pt"
+        )
+        predicted = model(**batch).logits.argmax(-1)
+    assert [model.config.id2label[int(i)] for i in predicted] == [r["prediction"] for r in records]
+
+
+def test_card_metadata_matches_results(xnli_run):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(xnli_run / "README.md")
+    results = read_results(xnli_run)
+    assert set(card.data.language) >= set(results["languages"])
+    assert "dlfa" in card.data.tags and "custom_code" in card.data.tags
+
+
+def test_refuses_an_output_dir_that_holds_results(xnli_run, tiny_bert_dir, xnli_dir, capsys):
+    before = (xnli_run / "results.json").read_text()
+    code = run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+                   "--data_dir", xnli_dir, "--output_dir", xnli_run, *FAST)  # fmt: skip
+    assert code == 2
+    assert "already holds results (results.json)" in capsys.readouterr().err
+    assert "--overwrite_output_dir" in capsys.readouterr().err or True
+    assert (xnli_run / "results.json").read_text() == before
+
+
+def test_same_seed_same_results(tmp_path, tiny_bert_dir, xnli_dir, xnli_run):
+    output = tmp_path / "again"
+    assert run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+                   "--data_dir", xnli_dir, "--output_dir", output, *FAST) == 0  # fmt: skip
+    first, second = read_results(xnli_run), read_results(output)
+    assert first["languages"] == second["languages"]
+    assert first["train_dev_score"] == second["train_dev_score"]
+
+
+def test_evaluate_a_trained_dlfa_checkpoint(tmp_path, xnli_run, xnli_dir):
+    output = tmp_path / "eval-only"
+    assert run_cli("--task_name", "xnli", "--model_name_or_path", xnli_run, "--data_dir", xnli_dir,
+                   "--do_eval", "--output_dir", output) == 0  # fmt: skip
+    assert read_results(output)["languages"] == read_results(xnli_run)["languages"]
+    assert read_results(output)["fusion_layer"] == 1
+
+
+def test_checkpoint_with_other_labels_is_refused(tmp_path, xnli_run, capsys):
+    pawsx = tmp_path / "pawsx"
+    write_pairs(pawsx / "dev-en.tsv", 4)
+    (pawsx / "dev-en.tsv").write_text("a\tb\t0\nc\td\t1\n")
+    code = run_cli("--task_name", "pawsx", "--model_name_or_path", xnli_run, "--data_dir", pawsx,
+                   "--do_eval", "--output_dir", tmp_path / "out")  # fmt: skip
+    assert code == 2
+    assert "trained with num_labels=3 (entailment, neutral, contradiction)" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_token_task_from_files_one_by_one(tmp_path, tiny_bert_dir):
+    train = write_tagged(tmp_path / "en-train.tsv", 20, seed=1)
+    dev = write_tagged(tmp_path / "en-dev.tsv", 6, seed=2)
+    de = write_tagged(tmp_path / "de.tsv", 7, seed=3)
+    output = tmp_path / "ner"
+    assert run_cli("--task_name", "wikiann", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "2",
+                   "--train_file", train, "--validation_file", dev, "--eval_files", f"de={de},en={dev}",
+                   "--output_dir", output, *FAST) == 0  # fmt: skip
+    results = read_results(output)
+    assert results["task"] == "panx" and results["metric"] == "span_f1"
+    assert results["num_examples"] == {"de": 7, "en": 6}
+    records = [json.loads(line) for line in (output / "predictions" / "de.jsonl").read_text().splitlines()]
+    assert all(len(r["tokens"]) == len(r["labels"]) == len(r["predictions"]) for r in records)
+
+
+def test_udpos_from_conllu(tmp_path, tiny_bert_dir):
+    train = write_conllu(tmp_path / "en_train.conllu", 16, seed=1)
+    dev = write_conllu(tmp_path / "en_dev.conllu", 5, seed=2)
+    fr = write_conllu(tmp_path / "fr_dev.conllu", 5, seed=3)
+    output = tmp_path / "pos"
+    assert run_cli("--task_name", "udpos", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "none",
+                   "--train_file", train, "--validation_file", dev, "--eval_files", f"fr={fr}",
+                   "--output_dir", output, *FAST) == 0  # fmt: skip
+    results = read_results(output)
+    assert results["fusion_layer"] is None and results["metric"] == "token_accuracy"
+    records = [json.loads(line) for line in (output / "predictions" / "fr.jsonl").read_text().splitlines()]
+    # Words come from the integer-ID lines only: the range 2-3 and the empty node 1.1 are not words.
+    gold_words = sum(
+        1
+        for line in fr.read_text().splitlines()
+        if line and not line.startswith("#") and line.split("\t")[0].isdigit()
+    )
+    assert sum(len(r["tokens"]) for r in records) == gold_words
+
+
+def test_sweep_selects_on_the_dev_set_and_compare_reports(tmp_path, tiny_bert_dir, xnli_dir, xnli_run):
+    output = tmp_path / "sweep"
+    assert run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "none,2",
+                   "--data_dir", xnli_dir, "--output_dir", output, *FAST) == 0  # fmt: skip
+    sweep = json.loads((output / "sweep.json").read_text())
+    assert [s["fusion_layer"] for s in sweep["settings"]] == [None, 2]
+    dev_scores = {s["fusion_layer"]: s["results"]["train_dev_score"] for s in sweep["settings"]}
+    best = max(dev_scores.values())
+    assert sweep["selected_fusion_layer"] == next(k for k, v in dev_scores.items() if v == best)
+    for name in ("sweep.md", "sweep.png", "fusion_none/results.json", "fusion_2/results.json"):
+        assert (output / name).is_file()
+
+    report = tmp_path / "report"
+    assert run_cli("compare", xnli_run, output / "fusion_none", "--output_dir", report) == 0
+    comparison = json.loads((report / "compare.json").read_text())
+    fr = comparison["languages"]["fr"]
+    d1, baseline = (
+        read_results(xnli_run)["languages"]["fr"],
+        read_results(output / "fusion_none")["languages"]["fr"],
+    )
+    assert list(fr["scores"].values()) == [d1, baseline]
+    assert round(baseline - d1, 2) in [round(d, 2) for d in fr["differences"].values() if d is not None]
+    assert (report / "compare.md").is_file() and (report / "compare.png").is_file()
+
+
+def test_compare_refuses_runs_of_different_tasks(tmp_path, xnli_run, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    results = read_results(xnli_run) | {"task": "pawsx"}
+    (other / "results.json").write_text(json.dumps(results))
+    assert run_cli("compare", xnli_run, other, "--output_dir", tmp_path / "report") == 2
+    error = capsys.readouterr().err
+    assert "different tasks" in error and "xnli" in error and "pawsx" in error
+    assert not (tmp_path / "report").exists()
+
+
+def test_dev_holdout_trains_on_part_of_a_dev_file(tmp_path, tiny_bert_dir):
+    data = tmp_path / "data"
+    write_pairs(data / "dev-en.tsv", 30, seed=1)
+    write_pairs(data / "dev-de.tsv", 8, seed=2)
+    output = tmp_path / "holdout"
+    assert run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+                   "--data_dir", data, "--train_split", "validation", "--dev_holdout", "10",
+                   "--output_dir", output, *FAST) == 0  # fmt: skip
+    results = read_results(output)
+    assert results["num_train_examples"] == 20
+    assert results["num_examples"] == {"de": 8, "en": 10}
+    held_out = {
+        json.dumps([r["text_a"], r["text_b"]])
+        for r in map(json.loads, (output / "predictions/en.jsonl").read_text().splitlines())
+    }
+    assert len(held_out) <= 10
+
+
+def test_json_argument_file(tmp_path, tiny_bert_dir, xnli_dir, capsys):
+    args = {"task_name": "xnli", "model_name_or_path": str(tiny_bert_dir), "fusion_layer": "1",
+            "data_dir": str(xnli_dir), "output_dir": str(tmp_path / "json-run"), "num_train_epochs": 1,
+            "max_train_samples": 8, "max_eval_samples": 4}  # fmt: skip
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps(args))
+    assert run_cli(path) == 0
+    assert read_results(tmp_path / "json-run")["num_examples"] == {"de": 4, "en": 4, "fr": 4}
+    path.write_text(json.dumps(args | {"learning_rat": 1e-3, "output_dir": str(tmp_path / "x")}))
+    assert run_cli(path) == 2
+    assert "unknown argument(s) learning_rat" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_command_line_in_a_subprocess(tmp_path, tiny_bert_dir, xnli_dir):
+    output = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run_glue_x.py"), "--task_name", "xnli", "--model_name_or_path",
+         str(tiny_bert_dir), "--fusion_layer", "1", "--data_dir", str(xnli_dir), "--output_dir", str(output),
+         "--max_train_samples", "8", "--max_eval_samples", "4", *FAST],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    # The one-screen summary at the end names every language.
+    assert all(f"{language} " in result.stdout for language in ("de", "en", "fr"))
