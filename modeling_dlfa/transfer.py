@@ -467,8 +467,9 @@ def run_setting(
 
     set_seed(training_args.seed)
     model = build_model(task, model_args, fusion_layer, prepared.model_config)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(output_dir / RUN_CONFIG_FILE, identity)
+    if training_args.should_save:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_json(output_dir / RUN_CONFIG_FILE, identity)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -492,7 +493,8 @@ def run_setting(
             trainer, task, prepared.data.evaluation[language], features
         )
         num_examples[language] = len(features)
-        _write_predictions(output_dir, language, records)
+        if training_args.should_save:
+            _write_predictions(output_dir, language, records)
     eval_seconds = time.perf_counter() - started
 
     results = _results(prepared, model_args, data_args, training_args, model, scores, num_examples)
@@ -542,7 +544,7 @@ def _write_outputs(trainer, prepared, data_args, training_args, results) -> None
     from .hub import write_model_card
 
     output_dir = Path(training_args.output_dir)
-    if not trainer.is_world_process_zero():
+    if not training_args.should_save:  # only the main process writes
         return
     if data_args.save_model:
         _save_model(trainer.model, prepared.tokenizer, output_dir)
