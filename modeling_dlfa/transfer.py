@@ -580,8 +580,29 @@ def setting_dir(fusion_layer: int | None) -> str:
     return f"fusion_{'none' if fusion_layer is None else fusion_layer}"
 
 
+def publish(run_dir: Path, training_args: GlueXTrainingArguments) -> None:
+    """--push_to_hub: one commit of the finished run folder (not the Trainer's own per-save pushes)."""
+    from .hub import push_to_hub
+
+    if not training_args.should_save:
+        return
+    commit = push_to_hub(
+        run_dir,
+        training_args.hub_model_id,
+        private=bool(training_args.hub_private_repo),
+        revision=training_args.hub_revision,
+        token=training_args.hub_token,
+    )
+    logger.info("Pushed %s to %s", run_dir, getattr(commit, "commit_url", training_args.hub_model_id))
+
+
 def run(model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments) -> dict:
     """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers)."""
+    push = training_args.push_to_hub
+    if push and not training_args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/mbert-xnli-dlfa)")
+    # The Trainer would create the repository and push every checkpoint; the finished folder is pushed instead.
+    training_args = _updated(training_args, push_to_hub=False)
     output_dir = Path(training_args.output_dir)
     check_output_dir(output_dir, data_args.overwrite_output_dir)
     model_config = load_model_config(model_args)
@@ -605,6 +626,8 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Glu
     if len(settings) == 1:
         results = run_setting(prepared, model_args, data_args, training_args, settings[0])
         print(report.terminal_summary(results))
+        if push:
+            publish(output_dir, training_args)
         return results
 
     entries = []
@@ -637,4 +660,7 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Glu
         report.write_sweep_report(sweep, output_dir)
         write_json(output_dir / SWEEP_FILE, sweep)
     print(report.sweep_markdown(sweep))
+    if push:
+        # The setting chosen on the training language's dev set is the model worth sharing.
+        publish(output_dir / setting_dir(sweep["selected_fusion_layer"]), training_args)
     return sweep

@@ -251,3 +251,35 @@ def test_command_line_in_a_subprocess(tmp_path, tiny_bert_dir, xnli_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     # The one-screen summary at the end names every language.
     assert all(f"{language} " in result.stdout for language in ("de", "en", "fr"))
+
+
+def test_push_to_hub_sends_the_finished_folder_in_one_commit(tmp_path, tiny_bert_dir, xnli_dir, monkeypatch):
+    import modeling_dlfa.hub as hub
+
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id))
+
+        def revision_exists(self, *args, **kwargs):
+            return True
+
+        def create_commit(self, repo_id, operations, **kwargs):
+            calls.append(("create_commit", repo_id, sorted(op.path_in_repo for op in operations)))
+
+    monkeypatch.setattr(hub, "HfApi", FakeApi)
+    output = tmp_path / "pushed"
+    assert run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+                   "--data_dir", xnli_dir, "--output_dir", output, "--max_train_samples", "8",
+                   "--push_to_hub", "--hub_model_id", "someone/xnli-dlfa", "--hub_token", "t", *FAST) == 0  # fmt: skip
+    commits = [call for call in calls if call[0] == "create_commit"]
+    assert len(commits) == 1 and commits[0][1] == "someone/xnli-dlfa"
+    uploaded = commits[0][2]
+    assert {"model.safetensors", "config.json", "configuration_dlfa.py", "modeling_dlfa.py", "README.md",
+            "results.json", "tokenizer.json"} <= set(uploaded)  # fmt: skip
+    assert not any(name.startswith(("checkpoint-", "predictions", "run_config")) for name in uploaded)
+    assert "someone/xnli-dlfa" in (output / "README.md").read_text()
