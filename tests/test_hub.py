@@ -45,7 +45,9 @@ EXPECTED_UPLOAD = [
     "tokenizer_config.json",
     "vocab.txt",
 ]
-CLEAN_GUARD = "import importlib.util\nassert importlib.util.find_spec('modeling_dlfa') is None\n"
+# The package may be installed (editable) in this environment: make it unimportable, so everything the script
+# uses must come from the downloaded folder.
+CLEAN_GUARD = "import sys\nsys.modules['modeling_dlfa'] = None\n"
 
 
 def make_results(task: str, languages: dict[str, float], fusion_layer: int | None = 1) -> dict:
