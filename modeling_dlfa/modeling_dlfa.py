@@ -311,87 +311,87 @@ class DLFAModel(DLFAPreTrainedModel):
         )
 
 
-class DLFAForSequenceClassification(DLFAPreTrainedModel):
+class DLFAHeadModel(DLFAPreTrainedModel):
+    """What the task heads share: the DLFA encoder, then dropout and a linear classifier on what
+    `classifier_input` reads from the fused `L`."""
+
+    output_class = None
+
+    def __init__(self, config: DLFAConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.dlfa = DLFAModel(config)
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ):
+        outputs = self.dlfa(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(self.classifier_input(outputs.last_hidden_state)))
+        loss = self.compute_loss(logits, labels) if labels is not None else None
+        return self.output_class(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class DLFAForSequenceClassification(DLFAHeadModel):
     """First token of `L` -> dense+tanh pooler -> dropout -> linear (single-label, multi-label or regression)."""
 
+    output_class = SequenceClassifierOutput
+
     def __init__(self, config: DLFAConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
-        self.dlfa = DLFAModel(config)
         self.pooler = DLFAPooler(config)
-        self.dropout = nn.Dropout(config.head_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
-        outputs = self.dlfa(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
-        logits = self.classifier(self.dropout(self.pooler(outputs.last_hidden_state)))
-        loss = self.loss_function(labels, logits, self.config) if labels is not None else None
-        return SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
+    def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
+        return self.pooler(L)
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # The problem type (single-label, multi-label, regression) follows config.problem_type and the labels.
+        return self.loss_function(labels, logits, self.config)
 
 
-class DLFAForTokenClassification(DLFAPreTrainedModel):
+class DLFAForTokenClassification(DLFAHeadModel):
     """Dropout -> linear on every token of `L`; label -100 marks tokens left out of the loss."""
 
+    output_class = TokenClassifierOutput
+
     def __init__(self, config: DLFAConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
-        self.dlfa = DLFAModel(config)
-        self.dropout = nn.Dropout(config.head_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> TokenClassifierOutput:
-        outputs = self.dlfa(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
-        loss = self.loss_function(logits, labels, self.config) if labels is not None else None
-        return TokenClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
+    def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
+        return L
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.loss_function(logits, labels, self.config)
 
 
 __all__ = [
