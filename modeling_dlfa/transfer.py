@@ -74,7 +74,7 @@ def _subset(dataset: datasets.Dataset, limit: int | None) -> datasets.Dataset:
     return dataset.shuffle(seed=SUBSET_SEED).select(range(limit))
 
 
-def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]], cache_dir):
+def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]]):
     """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
     xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
     path = files.get(xtreme_split, {}).get(language)
@@ -108,9 +108,7 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
         if data_args.train_file:
             data.train, data.sources["train"] = read_file(task, data_args.train_file), data_args.train_file
         else:
-            data.train, data.sources["train"] = _hub_or_file(
-                task, language, data_args.train_split, files, None
-            )
+            data.train, data.sources["train"] = _hub_or_file(task, language, data_args.train_split, files)
     if data_args.dev_holdout:
         if data.train is None:
             raise ValueError("--dev_holdout splits the training data: it needs --do_train")
@@ -124,8 +122,9 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
         data.sources["dev"] = f"{data_args.dev_holdout} examples held out of {data.sources['train']}"
     elif data_args.validation_file:
         data.dev, data.sources["dev"] = read_file(task, data_args.validation_file), data_args.validation_file
-    elif files.get("dev", {}).get(language) or not files:
-        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, None)
+    elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
+        # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
+        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files)
     if data.train is not None:
         data.train = _subset(data.train, data_args.max_train_samples)
     if data.dev is not None:
@@ -145,9 +144,7 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
                 str(eval_files[code]),
             )
         else:
-            data.evaluation[code], data.sources[code] = _hub_or_file(
-                task, code, data_args.eval_split, files, None
-            )
+            data.evaluation[code], data.sources[code] = _hub_or_file(task, code, data_args.eval_split, files)
         data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)
     for name, dataset in [("train", data.train), ("dev", data.dev), *data.evaluation.items()]:
         if dataset is not None and len(dataset) == 0:
