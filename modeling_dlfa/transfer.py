@@ -103,6 +103,11 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
     eval_files = parse_eval_files(data_args.eval_files) if data_args.eval_files else {}
     language = data_args.train_language
     data = TaskData()
+    if data_args.train_split == "validation" and not data_args.dev_holdout:
+        raise ValueError(
+            "--train_split validation trains on the dev set: add --dev_holdout N to keep N examples apart for "
+            "selection and the training language's score"
+        )
 
     if training:
         if data_args.train_file:
