@@ -293,11 +293,13 @@ class DLFAModel(DLFAPreTrainedModel):
             output_hidden_states = self.config.output_hidden_states
         if output_attentions is not None:
             kwargs["output_attentions"] = output_attentions
+        if output_hidden_states or self.fusion is None:
+            requested_hidden_states = bool(output_hidden_states)
+        else:
+            # Only the fused layer: keeping every layer alive would double inference memory.
+            requested_hidden_states = [self.config.fusion_layer]
         outputs = self.backbone(
-            **inputs,
-            output_hidden_states=output_hidden_states or self.fusion is not None,
-            return_dict=True,
-            **kwargs,
+            **inputs, output_hidden_states=requested_hidden_states, return_dict=True, **kwargs
         )
         L = outputs.last_hidden_state
         if self.fusion is not None:
