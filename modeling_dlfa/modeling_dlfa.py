@@ -176,6 +176,12 @@ class DLFAPreTrainedModel(PreTrainedModel):
             init.ones_(module.running_var)
             init.zeros_(module.num_batches_tracked)
 
+    def resize_token_embeddings(self, *args, **kwargs):
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        # transformers records the new size on the outer config; the backbone is rebuilt from its own.
+        self.config.backbone_config.vocab_size = embeddings.weight.shape[0]
+        return embeddings
+
     @classmethod
     def from_pretrained(cls, *args, use_safetensors: bool | None = True, **kwargs):
         """As `PreTrainedModel.from_pretrained`, but refuses pickle weights unless `use_safetensors=False`."""
@@ -289,10 +295,12 @@ class DLFAModel(DLFAPreTrainedModel):
             if value is not None and name not in self._backbone_inputs:
                 raise ValueError(f"{type(self.backbone).__name__} does not take {name}: leave it out")
         inputs = {name: value for name, value in inputs.items() if value is not None}
+        # The backbone reads its own sub-config; these flags follow the DLFA config, as for any HF model.
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        if output_attentions is not None:
-            kwargs["output_attentions"] = output_attentions
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        kwargs["output_attentions"] = output_attentions
         if output_hidden_states or self.fusion is None:
             requested_hidden_states = bool(output_hidden_states)
         else:
@@ -353,6 +361,7 @@ class DLFAHeadModel(DLFAPreTrainedModel):
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            return_dict=True,
             **kwargs,
         )
         logits = self.classifier(self.dropout(self.classifier_input(outputs.last_hidden_state)))

@@ -43,7 +43,6 @@ EXPECTED_UPLOAD = [
     "results.md",
     "tokenizer.json",
     "tokenizer_config.json",
-    "vocab.txt",
 ]
 # The package may be installed (editable) in this environment: make it unimportable, so everything the script
 # uses must come from the downloaded folder.
