@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_dlfa import FUSION_GATES
@@ -125,6 +126,9 @@ class GlueXTrainingArguments(TrainingArguments):
     )
     greater_is_better: bool = field(default=True, metadata={"help": "Higher scores are better."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept on disk."})
+    dataloader_pin_memory: bool = field(
+        default=torch.cuda.is_available(), metadata={"help": "Pin host memory (only useful with a GPU)."}
+    )
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, GlueXTrainingArguments)
