@@ -136,7 +136,8 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, GlueXTrainingArguments)
 
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, GlueXTrainingArguments]:
     """Flags, or a single .json file of them; unknown keys in the file are refused by name."""
-    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    # No prefix matching: a misspelt flag must fail, not silently set another one.
+    parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)
     if len(argv) == 1 and argv[0].endswith(".json"):
         path = Path(argv[0])
         try:

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(f"cannot replace the folder {second} atomically: renameat2 is not available here")
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"cannot swap {first} and {second}: {os.strerror(error)}")
 
 
 @contextlib.contextmanager
@@ -26,12 +40,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield target
         if not target.exists():
             raise FileNotFoundError(f"nothing was written to the temporary {target}")
-        if target.is_dir() and path.is_dir():
-            # A folder cannot be renamed over a non-empty folder: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(target, path)
-            shutil.rmtree(old, ignore_errors=True)
+        if target.is_dir():
+            try:
+                os.replace(target, path)
+            except OSError as error:
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                # A folder cannot be renamed over a non-empty one (an older version, or another writer's
+                # that landed meanwhile): swap the two in one step instead; the old one goes with `tmp`.
+                _exchange(target, path)
         else:
             if target.is_file():
                 with open(target, "rb") as handle:

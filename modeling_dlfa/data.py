@@ -64,8 +64,13 @@ def _lines(path: Path) -> Iterator[Line]:
             yield number, text.rstrip("\r\n")
 
 
+def _is_blank_row(text: str) -> bool:
+    # In a file of one example per line, a line of tabs is a row with empty fields (and no label), not a gap.
+    return not text.strip() and "\t" not in text
+
+
 def _blocks(path: Path) -> Iterator[list[Line]]:
-    """Runs of non-blank lines (sentences), however many blank lines separate them."""
+    """Runs of non-blank lines (sentences), however many blank (or whitespace-only) lines separate them."""
     block: list[Line] = []
     for number, text in _lines(path):
         if text.strip():
@@ -108,7 +113,7 @@ def _read_pairs_tsv(task: Task, path: Path) -> datasets.Dataset:
     label2id = task.label2id
     columns: dict[str, list] = {"text_a": [], "text_b": [], "label": []}
     for number, text in _lines(path):
-        if not text.strip():
+        if _is_blank_row(text):
             continue
         text_a, text_b, label = _fields(path, number, text, ("text_a", "text_b", "label"))
         columns["text_a"].append(text_a)

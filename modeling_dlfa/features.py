@@ -108,8 +108,13 @@ def tokenize(
             remove_columns=dataset.column_names,
             desc=f"Tokenizing {description}".strip(),
         )
-        with atomic_path(path) as tmp:
-            features.save_to_disk(str(tmp))
+        try:
+            with atomic_path(path) as tmp:
+                features.save_to_disk(str(tmp))
+        except OSError:
+            # Another process wrote the same key meanwhile: the cache holds equal features already.
+            if not path.is_dir():
+                raise
     truncated = sum(features["truncated"])
     if truncated:
         logger.warning(

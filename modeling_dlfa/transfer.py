@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import datasets
 import numpy as np
 import torch
 import transformers
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -33,7 +35,7 @@ from transformers import (
     default_data_collator,
     set_seed,
 )
-from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
+from transformers.trainer_utils import IntervalStrategy
 
 from . import __version__, report
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments
@@ -212,19 +214,30 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
         "use_safetensors": model_args.use_safetensors,
     }
     model_class = head_class(task)
-    if isinstance(model_config, DLFAConfig):
-        _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
-        model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
-    else:
-        model = model_class.from_backbone(
-            model_args.model_name_or_path,
-            fusion_layer=fusion_layer,
-            fusion_gate=model_args.fusion_gate,
-            aif_reduction=model_args.aif_reduction,
-            classifier_dropout=model_args.classifier_dropout,
-            id2label=task.id2label,
-            **hub_kwargs,
-        )
+    try:
+        if isinstance(model_config, DLFAConfig):
+            _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
+            model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
+        else:
+            model = model_class.from_backbone(
+                model_args.model_name_or_path,
+                fusion_layer=fusion_layer,
+                fusion_gate=model_args.fusion_gate,
+                aif_reduction=model_args.aif_reduction,
+                classifier_dropout=model_args.classifier_dropout,
+                id2label=task.id2label,
+                **hub_kwargs,
+            )
+    except SafetensorError as error:
+        weights = Path(model_args.model_name_or_path) / "model.safetensors"
+        raise OSError(f"{weights}: the safetensors weights are corrupt or truncated ({error})") from error
+    except OSError as error:
+        if "use_safetensors=False" in str(error):
+            raise OSError(
+                f"{model_args.model_name_or_path} has no model.safetensors, only pickle weights, refused by "
+                "default; if you trust them, opt in with --use_safetensors false"
+            ) from error
+        raise
     if model_args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     return model
@@ -310,13 +323,14 @@ def _write_predictions(output_dir: Path, language: str, records: list[dict]) -> 
 
 def _save_model(model, tokenizer, output_dir: Path) -> None:
     """save_pretrained into a temporary folder, then rename file by file: no half-written weights."""
-    staging = output_dir / ".model.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    for path in staging.iterdir():
-        os.replace(path, output_dir / path.name)
-    staging.rmdir()
+    staging = Path(tempfile.mkdtemp(prefix=".model.", suffix=".tmp", dir=output_dir))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        for path in staging.iterdir():
+            os.replace(path, output_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _updated(training_args, **changes):
@@ -375,22 +389,52 @@ def _training_summary(training_args) -> dict:
     return json.loads(json.dumps(summary, default=str))
 
 
+def checkpoint_problems(checkpoint: Path, training_args) -> list[str]:
+    """What a checkpoint lacks to resume exactly: a kill can land while one is written or rotated away."""
+    needed = ["trainer_state.json"]
+    if not training_args.save_only_model:
+        needed += ["optimizer.pt", "scheduler.pt"]
+        world_size = training_args.world_size
+        needed += (
+            ["rng_state.pth"] if world_size <= 1 else [f"rng_state_{rank}.pth" for rank in range(world_size)]
+        )
+    problems = [name for name in needed if not (checkpoint / name).is_file()]
+    if not any(checkpoint.glob("*.safetensors")):
+        problems.append("model.safetensors")
+    if "trainer_state.json" not in problems:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            problems.append("trainer_state.json (unreadable)")
+    return problems
+
+
 def _resume_checkpoint(output_dir: Path, identity: dict, training_args) -> str | None:
     if training_args.resume_from_checkpoint:
-        return training_args.resume_from_checkpoint
-    if not output_dir.is_dir():
-        return None
-    last = get_last_checkpoint(str(output_dir))
-    if last is None:
+        checkpoint = Path(training_args.resume_from_checkpoint)
+        problems = checkpoint_problems(checkpoint, training_args)
+        if problems:
+            raise ValueError(f"--resume_from_checkpoint {checkpoint} is incomplete: no {', '.join(problems)}")
+        return str(checkpoint)
+    checkpoints = sorted(
+        (path for path in output_dir.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()),
+        key=lambda path: int(path.name.split("-")[-1]),
+    )
+    if not checkpoints:
         return None
     previous = output_dir / RUN_CONFIG_FILE
-    if previous.is_file() and json.loads(previous.read_text(encoding="utf-8")) == identity:
-        logger.info("Resuming the interrupted run from %s", last)
-        return last
-    raise ValueError(
-        f"{output_dir} holds checkpoints of a different run configuration ({previous.name} differs): "
-        "use another --output_dir, or --overwrite_output_dir to start over"
-    )
+    if not (previous.is_file() and json.loads(previous.read_text(encoding="utf-8")) == identity):
+        raise ValueError(
+            f"{output_dir} holds checkpoints of a different run configuration ({previous.name} differs): "
+            "use another --output_dir, or --overwrite_output_dir to start over"
+        )
+    for checkpoint in reversed(checkpoints):
+        problems = checkpoint_problems(checkpoint, training_args)
+        if not problems:
+            logger.info("Resuming the interrupted run from %s", checkpoint)
+            return str(checkpoint)
+        logger.warning("Not resuming from %s, it is incomplete (no %s)", checkpoint, ", ".join(problems))
+    return None
 
 
 def _versions() -> dict[str, str]:
@@ -553,11 +597,10 @@ def _write_outputs(trainer, prepared, data_args, training_args, results) -> None
     report.write_run_report(results, output_dir)
     if data_args.save_model:
         write_model_card(output_dir, results)
-    if training_args.do_train and training_args.save_strategy != "no":
-        # Checkpoints are for resuming an interrupted run; the selected weights are saved above.
-        for checkpoint in output_dir.glob("checkpoint-*"):
-            shutil.rmtree(checkpoint, ignore_errors=True)
     write_json(output_dir / RESULTS_FILE, results)
+    # Checkpoints only serve to resume an unfinished run; removed once results.json marks the run finished.
+    for checkpoint in output_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 # --- the whole job ---------------------------------------------------------------------------------------
@@ -571,11 +614,13 @@ def check_output_dir(output_dir: Path, overwrite: bool) -> None:
             "use --overwrite_output_dir to replace them, or another --output_dir"
         )
     if overwrite and output_dir.is_dir():
-        # Stale checkpoints would otherwise be resumed as if they were this run's.
+        # Old results would describe the new weights if this run failed half-way, and stale checkpoints
+        # would be resumed as if they were this run's.
         for folder in [output_dir, *output_dir.glob("fusion_*")]:
             for checkpoint in folder.glob("checkpoint-*"):
                 shutil.rmtree(checkpoint, ignore_errors=True)
-            (folder / RUN_CONFIG_FILE).unlink(missing_ok=True)
+            for name in (RESULTS_FILE, SWEEP_FILE, RUN_CONFIG_FILE):
+                (folder / name).unlink(missing_ok=True)
 
 
 def setting_dir(fusion_layer: int | None) -> str:
@@ -605,6 +650,12 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Glu
         raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/mbert-xnli-dlfa)")
     # The Trainer would create the repository and push every checkpoint; the finished folder is pushed instead.
     training_args = _updated(training_args, push_to_hub=False)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and training_args.world_size == 1:
+        raise ValueError(
+            f"launched as {os.environ['WORLD_SIZE']} processes, but they did not form one distributed job: "
+            "each would train on all the data and write the same output_dir. On CPU add --use_cpu true "
+            "(accelerate launch --multi_gpu --num_processes N ... run_glue_x.py ... --use_cpu true)"
+        )
     output_dir = Path(training_args.output_dir)
     check_output_dir(output_dir, data_args.overwrite_output_dir)
     model_config = load_model_config(model_args)
@@ -623,7 +674,9 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Glu
             )
     else:
         settings = parse_fusion_layers(model_args.fusion_layer, model_config.num_hidden_layers)
-    prepared = prepare(model_args, data_args, training=training_args.do_train)
+    # The main process tokenizes first and fills the cache; the others then read it.
+    with training_args.main_process_first(desc="tokenization"):
+        prepared = prepare(model_args, data_args, training=training_args.do_train)
 
     if len(settings) == 1:
         results = run_setting(prepared, model_args, data_args, training_args, settings[0])
