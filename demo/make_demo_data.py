@@ -134,7 +134,16 @@ CITIES = [
 ]  # fmt: skip
 LANGUAGES = tuple(TEMPLATES)
 
-ORGANISATIONS = ["Siemens", "Google", "Volkswagen", "Real Madrid", "Greenpeace", "Amnesty International", "Airbus", "Nokia"]
+ORGANISATIONS = [
+    "Siemens",
+    "Google",
+    "Volkswagen",
+    "Real Madrid",
+    "Greenpeace",
+    "Amnesty International",
+    "Airbus",
+    "Nokia",
+]
 LOCAL_ORGANISATIONS = {
     "en": ["Rolls-Royce", "Oxfam", "Microsoft"],
     "de": ["Deutsche Telekom", "Lufthansa", "Bosch"],
