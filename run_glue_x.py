@@ -52,6 +52,8 @@ def setup_logging(training_args) -> None:
     logger.setLevel(level)
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
+    # transformers has its own handler; under CI=true it also propagates to the root one: say things once.
+    transformers.utils.logging.disable_propagation()
 
 
 def main(argv: list[str] | None = None) -> int:
