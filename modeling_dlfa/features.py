@@ -96,7 +96,8 @@ def tokenize(
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"{tokenizer.name_or_path}: a fast (Rust) tokenizer is needed for word alignment")
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = cache_dir / cache_key(task, dataset, tokenizer, max_length, pad_to_max_length)
+    key = cache_key(task, dataset, tokenizer, max_length, pad_to_max_length)
+    path = cache_dir / key
     if path.is_dir() and not overwrite_cache:
         features = datasets.load_from_disk(str(path))
     else:
@@ -106,6 +107,8 @@ def tokenize(
             batched=True,
             fn_kwargs={"task": task, "tokenizer": tokenizer, "max_length": max_length, "padding": padding},
             remove_columns=dataset.column_names,
+            # Our key already identifies the result; datasets would otherwise pickle the tokenizer to hash it.
+            new_fingerprint=key,
             desc=f"Tokenizing {description}".strip(),
         )
         try:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import transformers
 from safetensors import SafetensorError
+from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -244,6 +245,17 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
 
 
 # --- training and evaluation -----------------------------------------------------------------------------
+
+
+class OrderedEvaluationTrainer(Trainer):
+    """A Trainer whose evaluation keeps dataset order. With --train_sampling_strategy group_by_length the stock
+    one length-groups evaluation too, and predictions would no longer line up with their examples (evaluation
+    here is already sorted by length)."""
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards a sequential order and gathers it back in order
+        return SequentialSampler(eval_dataset)
 
 
 def _collator(task: Task, tokenizer, pad_to_max_length: bool):
@@ -516,7 +528,7 @@ def run_setting(
     if training_args.should_save:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_json(output_dir / RUN_CONFIG_FILE, identity)
-    trainer = Trainer(
+    trainer = OrderedEvaluationTrainer(
         model=model,
         args=training_args,
         train_dataset=_model_inputs(prepared.train_features) if training_args.do_train else None,

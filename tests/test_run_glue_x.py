@@ -283,3 +283,57 @@ def test_push_to_hub_sends_the_finished_folder_in_one_commit(tmp_path, tiny_bert
             "results.json", "tokenizer.json"} <= set(uploaded)  # fmt: skip
     assert not any(name.startswith(("checkpoint-", "predictions", "run_config")) for name in uploaded)
     assert "someone/xnli-dlfa" in (output / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "trainer_class", ["ordered", pytest.param("stock", marks=pytest.mark.xfail(strict=True))]
+)
+def test_predictions_stay_in_example_order_with_length_grouping(tmp_path, tiny_bert_dir, trainer_class):
+    """group_by_length makes the stock Trainer length-group evaluation too (the "stock" case shows the test
+    catches it); the predictions must line up with their examples."""
+    from transformers import DataCollatorForTokenClassification, Trainer
+
+    from modeling_dlfa import DLFAForTokenClassification
+    from modeling_dlfa.arguments import GlueXTrainingArguments
+    from modeling_dlfa.data import read_file
+    from modeling_dlfa.features import tokenize
+    from modeling_dlfa.tasks import get_task
+    from modeling_dlfa.transfer import OrderedEvaluationTrainer, predict_language
+
+    task = get_task("panx")
+    raw = read_file(task, write_tagged(tmp_path / "dev.tsv", 24, seed=5))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    features = tokenize(task, raw, tokenizer, max_length=64, cache_dir=tmp_path / "cache")
+    torch.manual_seed(0)
+    model = DLFAForTokenClassification.from_backbone(tiny_bert_dir, fusion_layer=1, id2label=task.id2label)
+    torch.nn.init.normal_(model.classifier.weight, std=3.0)  # predictions that differ between words
+    model.eval()
+    args = GlueXTrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        train_sampling_strategy="group_by_length",
+        per_device_eval_batch_size=4,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+    )
+    trainer_type = OrderedEvaluationTrainer if trainer_class == "ordered" else Trainer
+    trainer = trainer_type(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+    )
+    _, records = predict_language(trainer, task, raw, features)
+    expected = []
+    with torch.no_grad():
+        for tokens in raw["tokens"]:
+            encoded = tokenizer(tokens, is_split_into_words=True, return_tensors="pt")
+            predicted = model(**encoded).logits[0].argmax(-1)
+            first = {
+                word: position
+                for position, word in reversed(list(enumerate(encoded.word_ids())))
+                if word is not None
+            }
+            expected.append([task.labels[int(predicted[first[word]])] for word in range(len(tokens))])
+    assert len({tag for row in expected for tag in row}) > 1
+    assert [record["predictions"] for record in records] == expected
