@@ -4,8 +4,6 @@ This file travels to the Hub with the weights (`trust_remote_code=True`): it imp
 and its sibling `configuration_dlfa.py`, and does no file or network I/O of its own.
 """
 
-import inspect
-
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
@@ -139,12 +137,21 @@ class DLFAPooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
+def parameter_names(function) -> tuple[str, ...]:
+    """The named parameters of `function`, looking through decorators (no `inspect`: these files import only
+    torch and transformers)."""
+    while hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    code = function.__code__
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
 def build_backbone(backbone_config) -> PreTrainedModel:
     """The bare encoder for `backbone_config`, without its own pooler (DLFA pools the fused layer instead)."""
     if type(backbone_config) not in MODEL_MAPPING:
         raise ValueError(f"backbone model_type={backbone_config.model_type!r} has no AutoModel class")
     backbone_class = MODEL_MAPPING[type(backbone_config)]
-    takes_pooler_flag = "add_pooling_layer" in inspect.signature(backbone_class.__init__).parameters
+    takes_pooler_flag = "add_pooling_layer" in parameter_names(backbone_class.__init__)
     return AutoModel.from_config(
         backbone_config, **({"add_pooling_layer": False} if takes_pooler_flag else {})
     )
@@ -263,7 +270,7 @@ class DLFAModel(DLFAPreTrainedModel):
         super().__init__(config)
         self.backbone = build_backbone(config.backbone_config)
         self.fusion = DLFAFusion(config) if config.fusion_layer is not None else None
-        self._backbone_inputs = set(inspect.signature(self.backbone.forward).parameters)
+        self._backbone_inputs = set(parameter_names(type(self.backbone).forward))
         self.post_init()
 
     def get_input_embeddings(self):
