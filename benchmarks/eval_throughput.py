@@ -29,7 +29,6 @@ import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,9 +50,9 @@ import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from environment import cpu_model, load_average, versions  # noqa: E402
 from transformers import AutoTokenizer, Trainer, TrainingArguments  # noqa: E402
 
-import modeling_dlfa  # noqa: E402
 from modeling_dlfa import DLFAForTokenClassification  # noqa: E402
 from modeling_dlfa.data import read_file  # noqa: E402
 from modeling_dlfa.features import tokenize  # noqa: E402
@@ -176,36 +175,12 @@ def evaluate_arm(trainer: Trainer, arm: str, raw: dict, features: dict) -> tuple
 
 
 def machine_info() -> dict:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpus": os.cpu_count(), "platform": platform.platform(), "gpu": "none (CPU only)"}
-
-
-def versions() -> dict:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
-    ).stdout.strip()
     return {
-        "modeling_dlfa": modeling_dlfa.__version__,
-        "git": commit or "unknown",
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "gpu": "none (CPU only)",
     }
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{value:.1f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def markdown(report: dict) -> str:
@@ -281,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     started = time.perf_counter()
-    load_start = _load()
+    load_start = load_average()
     base = QUICK if args.quick else FULL
     languages = args.languages or base["languages"].split(",")
     languages = [code for item in languages for code in item.split(",") if code]
@@ -418,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "tokenization": tokenization,
         },
         "load_start": load_start,
-        "load_end": _load(),
+        "load_end": load_average(),
         "wall_s": round(time.perf_counter() - started, 1),
         "notes": [
             "One process, interleaved repetitions with rotating arm order; the ratio is computed per repetition "

@@ -50,6 +50,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 import transformers  # noqa: E402
 import transformers.models.bert.modeling_bert  # noqa: E402, F401  (imported before any memory baseline)
+from environment import cpu_model  # noqa: E402
 from transformers import BertConfig  # noqa: E402
 from transformers.utils import logging as transformers_logging  # noqa: E402
 
@@ -581,16 +582,8 @@ def measure_memory(backbone: str, heads: list[str], settings: dict) -> dict[str,
 
 
 def machine_info() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     info = {
-        "cpu_model": cpu,
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),

@@ -42,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from environment import cpu_model, load_average, versions
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -282,7 +284,7 @@ def execute(task: str, seed: int, config: dict, run_dir: Path, retries: int = 1)
         attempts = []
         for attempt in range(retries + 1):
             started = time.perf_counter()
-            load_before = _load()
+            load_before = load_average()
             start_date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
             with open(run_dir / "log.txt", "a", encoding="utf-8") as log:
                 log.write(f"\n### attempt {attempt + 1} {start_date}: {shlex.join(command)}\n")
@@ -296,7 +298,7 @@ def execute(task: str, seed: int, config: dict, run_dir: Path, retries: int = 1)
                     "wall_s": round(time.perf_counter() - started, 1),
                     "start": start_date,
                     "load_before": load_before,
-                    "load_after": _load(),
+                    "load_after": load_average(),
                 }
             )
             print(
@@ -577,14 +579,7 @@ def markdown(report: dict) -> str:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     memory = None
     with contextlib.suppress(ValueError, OSError):
         memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -595,36 +590,6 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "gpu": "none (CPU only)",
     }
-
-
-def versions() -> dict:
-    import datasets
-    import torch
-    import transformers
-
-    import modeling_dlfa
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
-    ).stdout.strip()
-    return {
-        "modeling_dlfa": modeling_dlfa.__version__,
-        "git": commit or "unknown",
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{value:.1f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-# --- main -----------------------------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -764,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             **machine_info(),
             "run_load_range": load_range(list(infos.values())),
-            "load_at_report": _load(),
+            "load_at_report": load_average(),
         },
         "versions": versions(),
         "config": {key: value for key, value in config.items() if key != "features_cache_dir"},
