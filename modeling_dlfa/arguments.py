@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
-from .configuration_dlfa import FUSION_GATES
+from .configuration_dlfa import FUSION_GATES, FUSION_INITS
 
 
 @dataclass
@@ -26,6 +26,14 @@ class ModelArguments:
     )
     fusion_gate: str = field(
         default="paper", metadata={"help": f"AIF gate: one of {FUSION_GATES}.", "choices": FUSION_GATES}
+    )
+    fusion_init: str = field(
+        default="paper",
+        metadata={
+            "help": "How the fusion starts: 'paper' (Eq. 2 as written) or 'identity' (the fused layer equals the "
+            "last layer at step 0; a per-channel scale, initialised to 0, learns how much fusion to use).",
+            "choices": FUSION_INITS,
+        },
     )
     aif_reduction: int = field(default=4, metadata={"help": "AIF channel reduction ratio r."})
     classifier_dropout: float | None = field(default=None, metadata={"help": "Defaults to the backbone's."})
@@ -125,6 +133,13 @@ class GlueXTrainingArguments(TrainingArguments):
         default="score", metadata={"help": "The task's metric on the dev set."}
     )
     greater_is_better: bool = field(default=True, metadata={"help": "Higher scores are better."})
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the newly initialised parts (fusion module, pooler, classifier); the "
+            "encoder keeps --learning_rate. Default: --learning_rate for everything."
+        },
+    )
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept on disk."})
     dataloader_pin_memory: bool = field(
         default=torch.cuda.is_available(), metadata={"help": "Pin host memory (only useful with a GPU)."}

@@ -4,6 +4,7 @@ from transformers import AutoConfig, BertConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 FUSION_GATES = ("paper", "sigmoid")
+FUSION_INITS = ("paper", "identity")
 
 
 def backbone_num_layers(backbone_config: PreTrainedConfig) -> int:
@@ -36,6 +37,12 @@ class DLFAConfig(PreTrainedConfig):
         fusion_gate (`str`, *optional*, defaults to `"paper"`):
             `"paper"`: the fusion weight is `W * sigmoid(W_global + W_local)` exactly as Eq. 1 is written
             (unbounded). `"sigmoid"`: the bounded gate `sigmoid(W_global + W_local)` of Attentional Feature Fusion.
+        fusion_init (`str`, *optional*, defaults to `"paper"`):
+            `"paper"`: Eq. 2 as written; at step 0 the fused `L` is already far from the pretrained last layer.
+            `"identity"`: `L = L2 + scale * (DLFA(L1, L2) - L2)` with a per-channel `scale` initialised to 0
+            (LayerScale/ReZero style), so the model starts exactly at the baseline's representation and learns
+            how much of the fusion to use (the gradient with respect to `scale` is non-zero at step 0).
+            Checkpoints saved before this field existed are `"paper"` ones.
         aif_reduction (`int`, *optional*, defaults to 4):
             Channel reduction ratio `r` of the AIF bottleneck (`E -> E / r -> E`).
         classifier_dropout (`float`, *optional*):
@@ -50,6 +57,7 @@ class DLFAConfig(PreTrainedConfig):
         backbone_config: PreTrainedConfig | dict | None = None,
         fusion_layer: int | None = None,
         fusion_gate: str = "paper",
+        fusion_init: str = "paper",
         aif_reduction: int = 4,
         classifier_dropout: float | None = None,
         **kwargs,
@@ -57,6 +65,7 @@ class DLFAConfig(PreTrainedConfig):
         self.backbone_config = self._build_backbone_config(backbone_config)
         self.fusion_layer = fusion_layer
         self.fusion_gate = fusion_gate
+        self.fusion_init = fusion_init
         self.aif_reduction = aif_reduction
         self.classifier_dropout = classifier_dropout
         self._check_fields()
@@ -96,6 +105,8 @@ class DLFAConfig(PreTrainedConfig):
             )
         if self.fusion_gate not in FUSION_GATES:
             raise ValueError(f"fusion_gate={self.fusion_gate!r} is not supported: use one of {FUSION_GATES}")
+        if self.fusion_init not in FUSION_INITS:
+            raise ValueError(f"fusion_init={self.fusion_init!r} is not supported: use one of {FUSION_INITS}")
         hidden = self.backbone_config.hidden_size
         reduction = self.aif_reduction
         if isinstance(reduction, bool) or not isinstance(reduction, int) or not 1 <= reduction <= hidden:

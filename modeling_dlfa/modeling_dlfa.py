@@ -61,11 +61,25 @@ class DLFAMaskedBatchNorm1d(nn.Module):
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.training:
             mean, variance, count = self.batch_statistics(hidden, mask)
+            # One value per channel (the global branch at one example per device, or a last batch of one) has
+            # variance 0: normalising by it erases the input and decays the running variance towards 0. Such a
+            # step normalises with the running statistics and leaves them as they were (no host sync needed).
+            enough = count > 1
             with torch.no_grad():
                 unbiased = variance * count / (count - 1).clamp(min=1)
-                self.running_mean.lerp_(mean.detach(), self.momentum)
-                self.running_var.lerp_(unbiased.detach(), self.momentum)
-                self.num_batches_tracked.add_(1)
+                self.running_mean.copy_(
+                    torch.where(
+                        enough, self.running_mean.lerp(mean.detach(), self.momentum), self.running_mean
+                    )
+                )
+                self.running_var.copy_(
+                    torch.where(
+                        enough, self.running_var.lerp(unbiased.detach(), self.momentum), self.running_var
+                    )
+                )
+                self.num_batches_tracked.add_(enough.long())
+            mean = torch.where(enough, mean, self.running_mean)
+            variance = torch.where(enough, variance, self.running_var)
         else:
             mean, variance = self.running_mean, self.running_var
         normalized = (hidden - mean[None, :, None]) * torch.rsqrt(variance[None, :, None] + self.eps)
@@ -114,15 +128,25 @@ class DLFAAttentionalInformationFusion(nn.Module):
 
 
 class DLFAFusion(nn.Module):
-    """DLFA, Eq. 2: `L = L1 * AIF((L1 + L2) / 2) + L2 * (1 - AIF((L1 + L2) / 2))`."""
+    """DLFA, Eq. 2: `L = L1 * AIF((L1 + L2) / 2) + L2 * (1 - AIF((L1 + L2) / 2))`.
+
+    With `fusion_init="identity"` the result is `L2 + scale * (L - L2)`, `scale` (one per channel) starting at 0:
+    the head first sees exactly the pretrained last layer and training decides how much of the fusion to use.
+    """
 
     def __init__(self, config: DLFAConfig):
         super().__init__()
         self.aif = DLFAAttentionalInformationFusion(config)
+        self.scale = (
+            nn.Parameter(torch.zeros(config.hidden_size)) if config.fusion_init == "identity" else None
+        )
 
     def forward(self, L1: torch.Tensor, L2: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         fusion_weight = self.aif((L1 + L2) / 2, attention_mask)
-        return L1 * fusion_weight + L2 * (1 - fusion_weight)
+        L = L1 * fusion_weight + L2 * (1 - fusion_weight)
+        if self.scale is None:
+            return L
+        return L2 + self.scale * (L - L2)
 
 
 class DLFAPooler(nn.Module):
@@ -172,16 +196,30 @@ class DLFAPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         std = getattr(self.config.backbone_config, "initializer_range", 0.02)
-        if isinstance(module, (nn.Linear, nn.Conv1d)):
+        if isinstance(module, nn.Conv1d):
+            # Only the fusion module has convolutions. They draw from a generator of their own, so that the
+            # classifier and pooler of a DLFA model get the same initial weights as the baseline's for one seed.
+            init.normal_(module.weight, mean=0.0, std=std, generator=self._fusion_generator())
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, DLFAFusion) and module.scale is not None:
+            init.zeros_(module.scale)
         elif isinstance(module, DLFAMaskedBatchNorm1d):
             init.ones_(module.weight)
             init.zeros_(module.bias)
             init.zeros_(module.running_mean)
             init.ones_(module.running_var)
             init.zeros_(module.num_batches_tracked)
+
+    def _fusion_generator(self) -> torch.Generator:
+        # Seeded from the global seed (set_seed) without drawing from the global generator.
+        if getattr(self, "_fusion_init_generator", None) is None:
+            self._fusion_init_generator = torch.Generator().manual_seed(torch.initial_seed() + 1)
+        return self._fusion_init_generator
 
     def resize_token_embeddings(self, *args, **kwargs):
         embeddings = super().resize_token_embeddings(*args, **kwargs)
@@ -209,6 +247,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
         *,
         fusion_layer: int | None,
         fusion_gate: str = "paper",
+        fusion_init: str = "paper",
         aif_reduction: int = 4,
         classifier_dropout: float | None = None,
         num_labels: int | None = None,
@@ -233,6 +272,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
             backbone_config=backbone_config,
             fusion_layer=fusion_layer,
             fusion_gate=fusion_gate,
+            fusion_init=fusion_init,
             aif_reduction=aif_reduction,
             classifier_dropout=classifier_dropout,
             **{key: value for key, value in label_kwargs.items() if value is not None},
@@ -269,7 +309,11 @@ class DLFAModel(DLFAPreTrainedModel):
     def __init__(self, config: DLFAConfig):
         super().__init__(config)
         self.backbone = build_backbone(config.backbone_config)
-        self.fusion = DLFAFusion(config) if config.fusion_layer is not None else None
+        self.fusion = None
+        if config.fusion_layer is not None:
+            # Built on a forked generator: creating it must not shift the random draws of the head that follows.
+            with torch.random.fork_rng(devices=[]):
+                self.fusion = DLFAFusion(config)
         self._backbone_inputs = set(parameter_names(type(self.backbone).forward))
         self.post_init()
 

@@ -46,6 +46,7 @@ from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files
 from .features import IGNORE_INDEX, MODEL_COLUMNS, tokenize
 from .metrics import compute_score, macro_average
 from .modeling_dlfa import DLFAForSequenceClassification, DLFAForTokenClassification
+from .optimization import parameter_groups
 from .tasks import SEQUENCE, Task, check_languages, get_task, language_groups
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
                 model_args.model_name_or_path,
                 fusion_layer=fusion_layer,
                 fusion_gate=model_args.fusion_gate,
+                fusion_init=model_args.fusion_init,
                 aif_reduction=model_args.aif_reduction,
                 classifier_dropout=model_args.classifier_dropout,
                 id2label=task.id2label,
@@ -256,6 +258,22 @@ class OrderedEvaluationTrainer(Trainer):
         if eval_dataset is None or self.args.world_size > 1:
             return None  # accelerate shards a sequential order and gathers it back in order
         return SequentialSampler(eval_dataset)
+
+    def create_optimizer(self, model=None):
+        # --head_learning_rate: the fusion module and the classifier get their own learning rate.
+        head_learning_rate = getattr(self.args, "head_learning_rate", None)
+        if self.optimizer is None and head_learning_rate is not None:
+            model = self.model if model is None else model
+            optimizer_class, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            groups = parameter_groups(
+                model,
+                learning_rate=self.args.learning_rate,
+                head_learning_rate=head_learning_rate,
+                weight_decay=self.args.weight_decay,
+                decay_parameter_names=self.get_decay_parameter_names(model),
+            )
+            self.optimizer_cls_and_kwargs = (optimizer_class, {**optimizer_kwargs, "params": groups})
+        return super().create_optimizer(model)
 
 
 def _collator(task: Task, tokenizer, pad_to_max_length: bool):
@@ -364,6 +382,7 @@ def _run_identity(task, model_args, data_args, training_args, fusion_layer) -> d
         "model_revision": model_args.model_revision,
         "fusion_layer": fusion_layer,
         "fusion_gate": model_args.fusion_gate,
+        "fusion_init": model_args.fusion_init,
         "aif_reduction": model_args.aif_reduction,
         "freeze_embeddings": model_args.freeze_embeddings,
         "data": {
@@ -386,6 +405,7 @@ _NOT_IDENTITY = (
 def _training_summary(training_args) -> dict:
     keys = (
         "learning_rate",
+        "head_learning_rate",
         "num_train_epochs",
         "max_steps",
         "per_device_train_batch_size",
@@ -575,6 +595,7 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
         "backbone_type": config.backbone_config.model_type,
         "fusion_layer": config.fusion_layer,
         "fusion_gate": config.fusion_gate,
+        "fusion_init": config.fusion_init,
         "train_language": language,
         "metric": task.metric,
         "metric_display": task.metric_display,
