@@ -123,3 +123,53 @@ def test_eval_throughput_quick(tiny_bert_dir: Path, tmp_path: Path):
     assert set(results["scores"]["dynamic_sorted"]) == set(report["settings"]["languages"])
     assert _finite(results["max_score_difference"])
     assert "examples/s" in output.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch):
+    """The paired experiment end to end on the tiny backbone: records, resume without rerunning, report."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import dlfa_experiment
+
+    from .fixtures import write_xnli_dir
+
+    data = write_xnli_dir(tmp_path / "data" / "xnli", train=24, dev=16)
+    monkeypatch.setattr(dlfa_experiment, "LAYERS", {"xnli": (1,)})
+    monkeypatch.setattr(dlfa_experiment, "LANGUAGES", {"xnli": "en,de,fr"})
+    monkeypatch.setattr(dlfa_experiment, "HOLDOUT", 8)
+    monkeypatch.setattr(dlfa_experiment, "RECIPE", {"xnli": {"train": None, "eval": 8, "epochs": 1}})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    records, output = tmp_path / "records", tmp_path / "report" / "dlfa_experiment.md"
+    args = ["--tasks", "xnli", "--seeds", "1,2", "--model", str(tiny_bert_dir), "--data_dir", str(data.parent),
+            "--records_dir", str(records), "--scratch_dir", str(tmp_path / "scratch"), "--output", str(output)]  # fmt: skip
+    assert dlfa_experiment.main(["run", *args]) == 0
+    saved = sorted(path.relative_to(records).as_posix() for path in records.rglob("*.json"))
+    assert saved == [
+        f"xnli/{s}/seed{k}.json" for s in ("baseline", "identity-D1", "paper-D1") for k in (1, 2)
+    ]
+    record = json.loads((records / "xnli" / "paper-D1" / "seed2.json").read_text())
+    assert record["results"]["fusion_layer"] == 1 and record["results"]["seed"] == 2
+    assert "--fusion_init paper" in record["command"] and "--head_learning_rate" in record["command"]
+    assert 0 < record["train_language_predictions"]["top_predicted_class"] <= 100
+
+    # Resumable: finished runs are never run again.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished run was started again")
+
+    monkeypatch.setattr(dlfa_experiment.subprocess, "call", refuse)
+    assert dlfa_experiment.main(["run", *args]) == 0
+
+    summary = json.loads(output.with_suffix(".json").read_text())["tasks"]["xnli"]["settings"]
+    assert set(summary) == {"baseline", "paper-D1", "identity-D1"}
+    delta = summary["paper-D1"]["delta_average"]
+    assert delta["n"] == 2 and delta["ci_low"] <= delta["mean"] <= delta["ci_high"]
+    baseline = {
+        seed: json.loads((records / "xnli" / "baseline" / f"seed{seed}.json").read_text()) for seed in (1, 2)
+    }
+    paper = {
+        seed: json.loads((records / "xnli" / "paper-D1" / f"seed{seed}.json").read_text()) for seed in (1, 2)
+    }
+    expected = [paper[s]["results"]["average"] - baseline[s]["results"]["average"] for s in (1, 2)]
+    assert delta["mean"] == pytest.approx(sum(expected) / 2)
+    text = output.read_text()
+    assert "## xnli" in text and "| paper-D1 | 1,2 |" in text
+    assert output.with_suffix(".png").is_file()
