@@ -107,8 +107,8 @@ def record_path(task: str, setting: str, seed: int, records_dir: Path = RECORDS_
 
 
 def plan(tasks, seeds) -> list[tuple[str, str, int]]:
-    """Seed-major: after each seed every task has a complete paired comparison."""
-    return [(task, setting, seed) for seed in seeds for task in tasks for setting in settings_for(task)]
+    """Task-major, cheapest task first: each task's answer (all seeds) is complete before the next starts."""
+    return [(task, setting, seed) for task in tasks for seed in seeds for setting in settings_for(task)]
 
 
 def prediction_shares(run_dir: Path, language: str) -> dict | None:
