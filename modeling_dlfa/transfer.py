@@ -40,7 +40,7 @@ from transformers.trainer_utils import IntervalStrategy
 
 from . import __version__, report
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments
-from .atomic import write_json, write_text
+from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
 from .features import IGNORE_INDEX, MODEL_COLUMNS, tokenize
@@ -558,12 +558,16 @@ def run_setting(
         compute_metrics=_dev_metric(task),
     )
     started = time.perf_counter()
+    split_metrics = {}
     if training_args.do_train:
-        trainer.train(resume_from_checkpoint=resume)
+        split_metrics["train"] = trainer.train(resume_from_checkpoint=resume).metrics
     train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    dev_score = trainer.evaluate()["eval_score"] if prepared.dev_features is not None else None
+    dev_score = None
+    if prepared.dev_features is not None:
+        split_metrics["eval"] = trainer.evaluate()
+        dev_score = split_metrics["eval"]["eval_score"]
     scores, num_examples = {}, {}
     for language, features in prepared.eval_features.items():
         logger.info("Evaluating %s (%d examples)", language, len(features))
@@ -580,7 +584,12 @@ def run_setting(
         train_dev_score=dev_score,
         runtime={"train_seconds": round(train_seconds, 1), "eval_seconds": round(eval_seconds, 1)},
     )
-    _write_outputs(trainer, prepared, data_args, training_args, results)
+    # As run_glue.py names them, so --report_to trackers get every language, not only the dev score.
+    split = "predict" if data_args.eval_split == "test" else "eval"
+    language_metrics = {f"{split}_{code}_{task.metric}": score for code, score in scores.items()}
+    split_metrics.setdefault(split, {}).update(language_metrics)
+    trainer.log(language_metrics)
+    _write_outputs(trainer, prepared, data_args, training_args, results, split_metrics)
     return results
 
 
@@ -618,13 +627,27 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
     }
 
 
-def _write_outputs(trainer, prepared, data_args, training_args, results) -> None:
+def _write_trainer_outputs(trainer, output_dir: Path, split_metrics: dict[str, dict]) -> None:
+    """What run_glue.py / run_ner.py leave: <split>_results.json, all_results.json and trainer_state.json
+    (the loss history, which would otherwise go with the removed checkpoints)."""
+    for split, metrics in split_metrics.items():
+        write_json(output_dir / f"{split}_results.json", metrics)
+    write_json(
+        output_dir / "all_results.json",
+        {k: v for metrics in split_metrics.values() for k, v in metrics.items()},
+    )
+    with atomic_path(output_dir / "trainer_state.json") as tmp:
+        trainer.state.save_to_json(str(tmp))
+
+
+def _write_outputs(trainer, prepared, data_args, training_args, results, split_metrics) -> None:
     """Model, reports and card first; results.json last, so its presence means the run is complete."""
     from .hub import write_model_card
 
     output_dir = Path(training_args.output_dir)
     if not training_args.should_save:  # only the main process writes
         return
+    _write_trainer_outputs(trainer, output_dir, split_metrics)
     if data_args.save_model:
         _save_model(trainer.model, prepared.tokenizer, output_dir)
     report.write_run_report(results, output_dir)

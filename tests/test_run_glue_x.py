@@ -53,6 +53,24 @@ def read_results(folder: Path) -> dict:
     return json.loads((folder / "results.json").read_text())
 
 
+def test_run_writes_what_run_glue_writes(xnli_run):
+    """train/eval/all_results.json and trainer_state.json, as run_glue.py leaves them; the per-language scores
+    go through Trainer.log (so --report_to trackers get them), named by split, language and metric."""
+    results = read_results(xnli_run)
+    train = json.loads((xnli_run / "train_results.json").read_text())
+    evaluation = json.loads((xnli_run / "eval_results.json").read_text())
+    every = json.loads((xnli_run / "all_results.json").read_text())
+    assert train["train_loss"] > 0 and "train_runtime" in train
+    assert evaluation["eval_score"] == results["train_dev_score"]
+    for code, score in results["languages"].items():
+        assert evaluation[f"eval_{code}_accuracy"] == score
+    assert every == {**train, **evaluation}
+    assert not (xnli_run / "predict_results.json").exists()  # the validation split was scored, not test
+    state = json.loads((xnli_run / "trainer_state.json").read_text())
+    assert any("train_loss" in entry for entry in state["log_history"])
+    assert any(entry.get("eval_fr_accuracy") == results["languages"]["fr"] for entry in state["log_history"])
+
+
 def test_sequence_run_writes_every_output(xnli_run, tiny_bert_dir):
     results = read_results(xnli_run)
     assert results["task"] == "xnli" and results["fusion_layer"] == 1 and results["fusion_gate"] == "paper"
