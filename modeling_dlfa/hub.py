@@ -8,10 +8,13 @@ python -m modeling_dlfa.hub push OUTPUT_DIR REPO_ID [--private] [--revision REV]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import json
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from huggingface_hub import (
     HfApi,
     ModelCard,
     ModelCardData,
+    constants,
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import HFValidationError
@@ -173,6 +177,7 @@ def write_model_card(output_dir: str | os.PathLike, results: dict | None = None,
     """
     output_dir = Path(output_dir)
     if results is None:
+        refuse_sweep_folder(output_dir)
         results = read_results(output_dir)
     else:
         check_results(results)
@@ -416,11 +421,30 @@ def files_to_upload(output_dir: str | os.PathLike) -> list[str]:
     )
 
 
+def refuse_sweep_folder(output_dir: Path) -> None:
+    """A sweep folder holds one model per setting: say which, rather than that results.json is missing."""
+    if (output_dir / RESULTS_FILE).is_file():
+        return
+    settings = sorted(path.parent.name for path in output_dir.glob(f"fusion_*/{RESULTS_FILE}"))
+    if not settings:
+        return
+    selected = ""
+    sweep = output_dir / "sweep.json"
+    if sweep.is_file():
+        layer = json.loads(sweep.read_text(encoding="utf-8")).get("selected_fusion_layer")
+        selected = f"; the sweep selected fusion_{'none' if layer is None else layer} on the training language's dev set"
+    raise ValueError(
+        f"{output_dir} is a sweep folder with one model per setting: give one of {', '.join(settings)}"
+        f" (e.g. {output_dir / settings[0]}){selected}"
+    )
+
+
 def check_publishable(output_dir: str | os.PathLike) -> None:
     """Raise ValueError listing everything `output_dir` lacks for a loadable, documented Hub model."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         raise ValueError(f"{output_dir} is not a folder")
+    refuse_sweep_folder(output_dir)
     task, problems = _results_problems(output_dir)
     problems += _weights_problems(output_dir)
     problems += [
@@ -470,6 +494,56 @@ def _config_problems(output_dir: Path, task: Task | None) -> list[str]:
     return [f"{CONFIG_FILE}: auto_map entry {name} ({hint})" for name in needed if name not in auto_map]
 
 
+class PublishError(ValueError):
+    """A Hub call failed: the message names the host and the step, and how to push the folder later."""
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What `push_to_hub` uploads, in one commit: shown by `--dry_run` before anything is sent."""
+
+    output_dir: Path
+    repo_id: str
+    revision: str | None
+    commit_message: str
+    files: tuple[str, ...]
+
+    def describe(self) -> str:
+        listing = "\n".join(f"  {name}" for name in self.files)
+        return (
+            f"would push {self.output_dir} to https://huggingface.co/{self.repo_id} "
+            f"(revision {self.revision or 'main'}) in one commit: {self.commit_message!r}\n{listing}"
+        )
+
+
+def plan_push(
+    output_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    base_model_license: str | None = None,
+) -> tuple[PushPlan, str]:
+    """Check the folder and build the card for `repo_id`/`revision`; returns the plan and the card text.
+
+    Nothing is written: the card on disk is replaced only once the upload has succeeded.
+    """
+    output_dir = Path(output_dir)
+    validate_repo_id(repo_id)
+    check_publishable(output_dir)
+    results = read_results(output_dir)
+    if base_model_license is None:
+        base_model_license = _earlier_license(output_dir / CARD_FILE, results["model_name_or_path"])
+    card = build_model_card(
+        results, output_dir, repo_id=repo_id, revision=revision, base_model_license=base_model_license
+    )
+    files = sorted({*files_to_upload(output_dir), CARD_FILE})
+    plan = PushPlan(
+        output_dir, repo_id, revision, commit_message or _default_commit_message(results), tuple(files)
+    )
+    return plan, str(card)
+
+
 def push_to_hub(
     output_dir: str | os.PathLike,
     repo_id: str,
@@ -480,35 +554,61 @@ def push_to_hub(
     commit_message: str | None = None,
     api: HfApi | None = None,
     base_model_license: str | None = None,
-) -> CommitInfo:
-    """Publish `output_dir` to the model repository `repo_id` in one commit.
+    dry_run: bool = False,
+) -> CommitInfo | PushPlan:
+    """Publish `output_dir` to the model repository `repo_id` in one commit (`dry_run`: only say what).
 
-    Checks the folder, rewrites its card for `repo_id`/`revision`, creates the repository if needed (private
+    Checks the folder, builds its card for `repo_id`/`revision`, creates the repository if needed (private
     only takes effect on creation) and the branch `revision` if it does not exist, then commits exactly
-    `files_to_upload(output_dir)`. Files already in the repository that are not in that set stay there.
+    `files_to_upload(output_dir)` with the new card. Files already in the repository that are not in that set
+    stay there. The folder's own card is rewritten only after the commit succeeded.
     """
-    output_dir = Path(output_dir)
-    validate_repo_id(repo_id)
-    check_publishable(output_dir)
-    results = read_results(output_dir)
-    write_model_card(
-        output_dir, results, repo_id=repo_id, revision=revision, base_model_license=base_model_license
-    )
-    api = api if api is not None else HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    if revision is not None and not api.revision_exists(repo_id, revision, repo_type="model"):
-        api.create_branch(repo_id, branch=revision, repo_type="model")
-    operations = [
-        CommitOperationAdd(path_in_repo=name, path_or_fileobj=output_dir / name)
-        for name in files_to_upload(output_dir)
-    ]
-    return api.create_commit(
+    plan, card = plan_push(
+        output_dir,
         repo_id,
-        operations,
-        commit_message=commit_message or _default_commit_message(results),
         revision=revision,
-        repo_type="model",
+        commit_message=commit_message,
+        base_model_license=base_model_license,
     )
+    if dry_run:
+        return plan
+    api = api if api is not None else HfApi(token=token)
+    operations = [
+        CommitOperationAdd(
+            path_in_repo=name,
+            path_or_fileobj=card.encode("utf-8") if name == CARD_FILE else plan.output_dir / name,
+        )
+        for name in plan.files
+    ]
+    with _hub_step("creating the repository", plan):
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    if revision is not None:
+        with _hub_step(f"checking for the branch {revision}", plan):
+            exists = api.revision_exists(repo_id, revision, repo_type="model")
+        if not exists:
+            with _hub_step(f"creating the branch {revision}", plan):
+                api.create_branch(repo_id, branch=revision, repo_type="model")
+    with _hub_step("uploading the commit", plan):
+        info = api.create_commit(
+            repo_id, operations, commit_message=plan.commit_message, revision=revision, repo_type="model"
+        )
+    write_text(plan.output_dir / CARD_FILE, card)
+    return info
+
+
+@contextlib.contextmanager
+def _hub_step(step: str, plan: PushPlan) -> Iterator[None]:
+    try:
+        yield
+    except (httpx.HTTPError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        later = f"python -m modeling_dlfa.hub push {plan.output_dir} {plan.repo_id}"
+        if plan.revision:
+            later += f" --revision {plan.revision}"
+        raise PublishError(
+            f"{step} on {constants.ENDPOINT} failed ({type(error).__name__}: {reason}); nothing was uploaded "
+            f"and {plan.output_dir} is unchanged. Push the finished folder later with: {later}"
+        ) from None
 
 
 def _default_commit_message(results: dict) -> str:
@@ -538,6 +638,9 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--token", help="Hub token (default: HF_TOKEN or the stored login)")
     push.add_argument("--commit-message")
     push.add_argument("--license", help="the base model's license id, when its card is not on this machine")
+    push.add_argument(
+        "--dry_run", "--dry-run", action="store_true", help="list what would be uploaded, upload nothing"
+    )
     return parser
 
 
@@ -558,8 +661,9 @@ def main(argv: list[str] | None = None) -> int:
                 token=args.token,
                 commit_message=args.commit_message,
                 base_model_license=args.license,
+                dry_run=args.dry_run,
             )
-            print(info.commit_url)
+            print(info.describe() if isinstance(info, PushPlan) else info.commit_url)
     except (ValueError, OSError, httpx.HTTPError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 from huggingface_hub import CommitInfo, ModelCard
+from huggingface_hub.utils import httpx
 
 from modeling_dlfa import DLFAConfig, DLFAForSequenceClassification, DLFAForTokenClassification
 from modeling_dlfa.atomic import write_bytes, write_json, write_text
 from modeling_dlfa.hub import (
+    PublishError,
+    PushPlan,
     check_publishable,
     eval_results,
     files_to_upload,
@@ -163,8 +166,10 @@ class FakeHfApi:
     def create_commit(self, repo_id, operations, **kwargs):
         operations = list(operations)
         self.calls.append(("create_commit", (repo_id, operations), kwargs))
-        card = next(op for op in operations if op.path_in_repo == "README.md")
-        self.card_at_commit = Path(card.path_or_fileobj).read_text(encoding="utf-8")
+        card = next(op for op in operations if op.path_in_repo == "README.md").path_or_fileobj
+        self.card_at_commit = (
+            card.decode() if isinstance(card, bytes) else Path(card).read_text(encoding="utf-8")
+        )
         oid = "0" * 40
         return CommitInfo(
             commit_url=f"https://huggingface.co/{repo_id}/commit/{oid}",
@@ -416,6 +421,58 @@ def test_hub_layout_loads_with_remote_code_alone_and_gives_identical_logits(xnli
     completed = run_clean(script, tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert torch.equal(torch.load(logits_file), expected)
+
+
+class OfflineHfApi(FakeHfApi):
+    """Every call fails as it does without network (HF_HUB_OFFLINE=1 or no route to the host)."""
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", (repo_id,), kwargs))
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def test_push_without_network_says_where_and_leaves_the_folder_as_it_was(run_dir):
+    before = _snapshot(run_dir)
+    with pytest.raises(PublishError) as caught:
+        push_to_hub(run_dir, REPO_ID, revision="v1", api=OfflineHfApi())
+    message = str(caught.value)
+    assert "creating the repository on https://huggingface.co failed (ConnectError" in message
+    assert f"python -m modeling_dlfa.hub push {run_dir} {REPO_ID} --revision v1" in message
+    assert "\n" not in message
+    assert _snapshot(run_dir) == before  # the card is rewritten only after a successful upload
+
+
+def test_the_card_is_rewritten_once_the_commit_succeeded(run_dir):
+    push_to_hub(run_dir, REPO_ID, revision="v2", api=FakeHfApi(branches=("main", "v2")))
+    assert "revision = 'v2'\n" in python_block((run_dir / "README.md").read_text(encoding="utf-8"))
+
+
+def test_dry_run_lists_the_commit_and_calls_nothing(run_dir, capsys):
+    before = _snapshot(run_dir)
+    api = FakeHfApi()
+    plan = push_to_hub(run_dir, REPO_ID, revision="v1", commit_message="try", api=api, dry_run=True)
+    assert isinstance(plan, PushPlan) and api.calls == [] and _snapshot(run_dir) == before
+    assert list(plan.files) == EXPECTED_UPLOAD and plan.revision == "v1" and plan.commit_message == "try"
+    assert main(["push", str(run_dir), REPO_ID, "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert f"https://huggingface.co/{REPO_ID} (revision main)" in out
+    assert all(f"  {name}" in out for name in EXPECTED_UPLOAD)
+
+
+def test_a_sweep_folder_names_its_settings(run_dir, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for name in ("fusion_none", "fusion_8"):
+        shutil.copytree(run_dir, sweep / name)
+    write_json(sweep / "sweep.json", {"selected_fusion_layer": 8})
+    for argv in (["card", str(sweep)], ["push", str(sweep), REPO_ID, "--dry_run"]):
+        assert main(argv) == 2
+        error = capsys.readouterr().err
+        assert "is a sweep folder with one model per setting: give one of fusion_8, fusion_none" in error
+        assert "the sweep selected fusion_8" in error
 
 
 # --- command line -----------------------------------------------------------------------------------------
