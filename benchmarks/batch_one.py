@@ -39,11 +39,13 @@ SCRATCH = Path.home() / ".cache" / "modeling_dlfa" / "benchmarks" / "batch_one"
 SHAPES = {"batch 8": (8, 1), "batch 1 x 8 accumulation": (1, 8)}
 
 
-def train(shape: tuple[int, int], seed: int, model: str, output_dir: Path, samples: int) -> list[str]:
+def train(
+    shape: tuple[int, int], seed: int, model: str, output_dir: Path, samples: int, global_norm: str
+) -> list[str]:
     batch, accumulation = shape
     args = [
         sys.executable, str(REPO_ROOT / "run_glue_x.py"), "--task_name", "udpos", "--model_name_or_path", model,
-        "--fusion_layer", "8", "--fusion_init", "paper", "--data_dir", str(DATA.parent), "--eval_languages", "en",
+        "--fusion_layer", "8", "--fusion_init", "paper", "--aif_global_norm", global_norm, "--data_dir", str(DATA.parent), "--eval_languages", "en",
         "--max_train_samples", str(samples), "--max_eval_samples", "300", "--num_train_epochs", "1",
         "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
         "--learning_rate", "5e-5", "--head_learning_rate", "1e-3", "--freeze_embeddings", "--seed", str(seed),
@@ -93,16 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--train_samples", type=int, default=400)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "batch_one.md")
+    parser.add_argument("--aif_global_norm", default="batch", choices=("batch", "layer"))
+    parser.add_argument("--output", type=Path, default=None, help="default: results/batch_one_<norm>.md")
     args = parser.parse_args(argv)
     model = args.model or str(default_backbone_dir())
+    output = args.output or REPO_ROOT / "benchmarks" / "results" / f"batch_one_{args.aif_global_norm}.md"
     sentences = read_file("udpos", DATA / "dev-en.tsv")["tokens"][:200]
     runs = []
     for seed in [int(seed) for seed in args.seeds.split(",")]:
         for name, shape in SHAPES.items():  # interleaved, so load changes hit both alike
-            run_dir = SCRATCH / f"{name.replace(' ', '_')}-seed{seed}"
+            run_dir = SCRATCH / f"{args.aif_global_norm}-{name.replace(' ', '_')}-seed{seed}"
             started, load = time.perf_counter(), load_average()
-            command = train(shape, seed, model, run_dir, args.train_samples)
+            command = train(shape, seed, model, run_dir, args.train_samples, args.aif_global_norm)
             results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
             runs.append({
                 "shape": name, "seed": seed, "dev_en": results["languages"]["en"],
@@ -112,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             })  # fmt: skip
             print(runs[-1], flush=True)
     lines = [
-        "# Per-device batch 1 x 8 accumulation vs batch 8 (DLFA D8, paper init, English UD-POS, e5-small)",
+        f"# Per-device batch 1 x 8 accumulation vs batch 8 (DLFA D8, paper init, aif_global_norm="
+        f"{args.aif_global_norm}, English UD-POS, e5-small)",
         "",
         f"{args.train_samples} English training sentences, 1 epoch; English dev: 300 sentences (score), 200",
-        "(gates). `python benchmarks/batch_one.py`. Saturated: sigmoid(W_global + W_local) < 1e-3 or > 1 - 1e-3.",
+        f"(gates). `python benchmarks/batch_one.py --aif_global_norm {args.aif_global_norm}`. Saturated: sigmoid(W_global + W_local) < 1e-3 or > 1 - 1e-3.",
         "",
         "| shape | seed | en dev | saturated gates | median abs(W_global) | global running var min / median | wall |",
         "|---|---|---|---|---|---|---|",
@@ -132,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         spread = f" ± {summary.std:.2f}" if summary.std is not None else ""
         lines.append(f"- {name}: en dev {summary.mean:.2f}{spread} over {summary.n} seeds")
     lines.append("")
-    write_json(args.output.with_suffix(".json"), {"versions": versions(), "runs": runs})
-    write_text(args.output, "\n".join(lines))
+    write_json(output.with_suffix(".json"), {"versions": versions(), "runs": runs})
+    write_text(output, "\n".join(lines))
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
-from .configuration_dlfa import FUSION_GATES, FUSION_INITS
+from .configuration_dlfa import FUSION_GATES, FUSION_INITS, GLOBAL_NORMS
 
 
 @dataclass
@@ -33,6 +33,14 @@ class ModelArguments:
             "help": "How the fusion starts: 'paper' (Eq. 2 as written) or 'identity' (the fused layer equals the "
             "last layer at step 0; a per-channel scale, initialised to 0, learns how much fusion to use).",
             "choices": FUSION_INITS,
+        },
+    )
+    aif_global_norm: str = field(
+        default="batch",
+        metadata={
+            "help": "Normalisation of the AIF's global branch: 'batch' (the paper) or 'layer' (per example, "
+            "independent of the batch: for one or a few examples per device).",
+            "choices": GLOBAL_NORMS,
         },
     )
     aif_reduction: int = field(default=4, metadata={"help": "AIF channel reduction ratio r."})

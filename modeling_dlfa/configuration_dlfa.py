@@ -5,6 +5,7 @@ from transformers.configuration_utils import SubConfigSpec
 
 FUSION_GATES = ("paper", "sigmoid")
 FUSION_INITS = ("paper", "identity")
+GLOBAL_NORMS = ("batch", "layer")
 
 
 def backbone_num_layers(backbone_config: PreTrainedConfig) -> int:
@@ -43,6 +44,10 @@ class DLFAConfig(PreTrainedConfig):
             (LayerScale/ReZero style), so the model starts exactly at the baseline's representation and learns
             how much of the fusion to use (the gradient with respect to `scale` is non-zero at step 0).
             Checkpoints saved before this field existed are `"paper"` ones.
+        aif_global_norm (`str`, *optional*, defaults to `"batch"`):
+            Normalisation in the AIF's global branch, which sees one pooled vector per example: `"batch"`
+            (BatchNorm over the batch, as MS-CAM and the paper) or `"layer"` (over each example's channels, so
+            the branch does not depend on the batch at all: for one or a few examples per device).
         aif_reduction (`int`, *optional*, defaults to 4):
             Channel reduction ratio `r` of the AIF bottleneck (`E -> E / r -> E`).
         classifier_dropout (`float`, *optional*):
@@ -58,6 +63,7 @@ class DLFAConfig(PreTrainedConfig):
         fusion_layer: int | None = None,
         fusion_gate: str = "paper",
         fusion_init: str = "paper",
+        aif_global_norm: str = "batch",
         aif_reduction: int = 4,
         classifier_dropout: float | None = None,
         **kwargs,
@@ -66,6 +72,7 @@ class DLFAConfig(PreTrainedConfig):
         self.fusion_layer = fusion_layer
         self.fusion_gate = fusion_gate
         self.fusion_init = fusion_init
+        self.aif_global_norm = aif_global_norm
         self.aif_reduction = aif_reduction
         self.classifier_dropout = classifier_dropout
         self._check_fields()
@@ -107,6 +114,10 @@ class DLFAConfig(PreTrainedConfig):
             raise ValueError(f"fusion_gate={self.fusion_gate!r} is not supported: use one of {FUSION_GATES}")
         if self.fusion_init not in FUSION_INITS:
             raise ValueError(f"fusion_init={self.fusion_init!r} is not supported: use one of {FUSION_INITS}")
+        if self.aif_global_norm not in GLOBAL_NORMS:
+            raise ValueError(
+                f"aif_global_norm={self.aif_global_norm!r} is not supported: use one of {GLOBAL_NORMS}"
+            )
         hidden = self.backbone_config.hidden_size
         reduction = self.aif_reduction
         if isinstance(reduction, bool) or not isinstance(reduction, int) or not 1 <= reduction <= hidden:

@@ -86,16 +86,29 @@ class DLFAMaskedBatchNorm1d(nn.Module):
         return normalized * self.weight[None, :, None] + self.bias[None, :, None]
 
 
+class DLFAChannelNorm(nn.GroupNorm):
+    """Normalisation over each example's channels (one group): independent of the batch and of padding."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(1, num_features, eps=eps)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Used on the global branch's pooled B x C x 1 input only, where every position is real.
+        return super().forward(hidden)
+
+
 class DLFAContextBranch(nn.Module):
     """Conv1d+BN -> ReLU -> Conv1d+BN: pointwise (kernel 1) over the hidden channels, `E -> E/r -> E`."""
 
-    def __init__(self, hidden_size: int, reduced_size: int):
+    def __init__(
+        self, hidden_size: int, reduced_size: int, norm_class: type[nn.Module] = DLFAMaskedBatchNorm1d
+    ):
         super().__init__()
         self.reduce = nn.Conv1d(hidden_size, reduced_size, kernel_size=1)
-        self.reduce_norm = DLFAMaskedBatchNorm1d(reduced_size)
+        self.reduce_norm = norm_class(reduced_size)
         self.activation = nn.ReLU()
         self.expand = nn.Conv1d(reduced_size, hidden_size, kernel_size=1)
-        self.expand_norm = DLFAMaskedBatchNorm1d(hidden_size)
+        self.expand_norm = norm_class(hidden_size)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         hidden = self.activation(self.reduce_norm(self.reduce(hidden), mask))
@@ -108,7 +121,8 @@ class DLFAAttentionalInformationFusion(nn.Module):
     def __init__(self, config: DLFAConfig):
         super().__init__()
         reduced_size = config.hidden_size // config.aif_reduction
-        self.global_context = DLFAContextBranch(config.hidden_size, reduced_size)
+        global_norm = DLFAChannelNorm if config.aif_global_norm == "layer" else DLFAMaskedBatchNorm1d
+        self.global_context = DLFAContextBranch(config.hidden_size, reduced_size, global_norm)
         self.local_context = DLFAContextBranch(config.hidden_size, reduced_size)
         self.fusion_gate = config.fusion_gate
 
@@ -206,6 +220,9 @@ class DLFAPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, DLFAChannelNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, DLFAFusion) and module.scale is not None:
             init.zeros_(module.scale)
         elif isinstance(module, DLFAMaskedBatchNorm1d):
@@ -248,6 +265,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
         fusion_layer: int | None,
         fusion_gate: str = "paper",
         fusion_init: str = "paper",
+        aif_global_norm: str = "batch",
         aif_reduction: int = 4,
         classifier_dropout: float | None = None,
         num_labels: int | None = None,
@@ -273,6 +291,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
             fusion_layer=fusion_layer,
             fusion_gate=fusion_gate,
             fusion_init=fusion_init,
+            aif_global_norm=aif_global_norm,
             aif_reduction=aif_reduction,
             classifier_dropout=classifier_dropout,
             **{key: value for key, value in label_kwargs.items() if value is not None},

@@ -226,6 +226,7 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
                 fusion_layer=fusion_layer,
                 fusion_gate=model_args.fusion_gate,
                 fusion_init=model_args.fusion_init,
+                aif_global_norm=model_args.aif_global_norm,
                 aif_reduction=model_args.aif_reduction,
                 classifier_dropout=model_args.classifier_dropout,
                 id2label=task.id2label,
@@ -383,6 +384,7 @@ def _run_identity(task, model_args, data_args, training_args, fusion_layer) -> d
         "fusion_layer": fusion_layer,
         "fusion_gate": model_args.fusion_gate,
         "fusion_init": model_args.fusion_init,
+        "aif_global_norm": model_args.aif_global_norm,
         "aif_reduction": model_args.aif_reduction,
         "freeze_embeddings": model_args.freeze_embeddings,
         "data": {
@@ -605,6 +607,7 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
         "fusion_layer": config.fusion_layer,
         "fusion_gate": config.fusion_gate,
         "fusion_init": config.fusion_init,
+        "aif_global_norm": config.aif_global_norm,
         "train_language": language,
         "metric": task.metric,
         "metric_display": task.metric_display,

@@ -198,3 +198,26 @@ def test_a_shut_fusion_reproduces_the_baselines_run(tmp_path, tiny_bert_dir, mon
     assert shared and set(shared) <= set(weights["1"])
     for name in shared:
         torch.testing.assert_close(weights["1"][name], weights["none"][name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_layer_global_norm_makes_the_global_branch_independent_of_the_batch():
+    """aif_global_norm='layer': in training, an example's global context is the same alone as in a batch
+    (with 'batch' it is not: BatchNorm over the batch's pooled vectors)."""
+    captured = {}
+    for global_norm in ("layer", "batch"):
+        model = DLFAModel(tiny_dlfa_config(fusion_layer=1, aif_global_norm=global_norm, dropout=0.0)).train()
+        aif = model.fusion.aif
+        hook = aif.global_context.register_forward_hook(lambda m, a, out: captured.update(W_global=out))
+        input_ids, attention_mask = random_batch(6, 10, pad_rows={2: 4})
+        model(input_ids=input_ids, attention_mask=attention_mask)
+        together = captured["W_global"][:1].clone()
+        model(input_ids=input_ids[:1], attention_mask=attention_mask[:1])
+        alone = captured["W_global"].clone()
+        hook.remove()
+        if global_norm == "layer":
+            torch.testing.assert_close(alone, together, rtol=1e-5, atol=1e-5)
+            assert not any(isinstance(m, DLFAMaskedBatchNorm1d) for m in aif.global_context.modules())
+        else:
+            assert not torch.allclose(alone, together, atol=1e-3)
+    with pytest.raises(ValueError, match="aif_global_norm='group' is not supported: use one of"):
+        tiny_dlfa_config(aif_global_norm="group")
