@@ -5,6 +5,7 @@
         --fusion_layer none,6,11 --output_dir runs/xnli-mbert [any TrainingArguments flag]
     python run_glue_x.py args.json
     python run_glue_x.py compare runs/xnli-mbert runs/xnli-xlmr --output_dir runs/compare
+    python run_glue_x.py predict runs/xnli-mbert --input sentences.txt --output predictions.jsonl
 
 Tasks: xnli, pawsx, panx (alias wikiann), udpos. Data: the Hub by default, --data_dir in the XTREME layout,
 or files per language (--train_file, --validation_file, --eval_files de=PATH,...).
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["compare"]:
             return compare_main(argv[1:])
+        if argv[:1] == ["predict"]:
+            from modeling_dlfa.predict import main as predict_main
+
+            return predict_main(argv[1:])
         model_args, data_args, training_args = parse_arguments(argv)
         setup_logging(training_args)
         run(model_args, data_args, training_args)
