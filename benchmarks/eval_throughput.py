@@ -170,7 +170,7 @@ def evaluate_arm(trainer: Trainer, arm: str, raw: dict, features: dict) -> tuple
     scores = {}
     started = time.perf_counter()
     for code, dataset in raw.items():
-        scores[code], _ = predict_language(trainer, task, dataset, features[code])
+        scores[code] = predict_language(trainer, task, dataset, features[code])[0][task.metric]
     return time.perf_counter() - started, scores
 
 

@@ -6,9 +6,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from seqeval.metrics import f1_score
+from seqeval.metrics import f1_score, precision_score, recall_score
 
-from .tasks import METRICS, SEQUENCE, Task, get_task
+from .tasks import SEQUENCE, Task, get_task
 
 
 def _check_lengths(predictions: Sequence, references: Sequence, what: str) -> None:
@@ -40,37 +40,66 @@ def _token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[S
     return _accuracy(predicted, gold)
 
 
-def _span_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+def _seqeval(score_function, predictions, references) -> float:
     _check_sentences(predictions, references)
     with warnings.catch_warnings():
         # seqeval warns on every UPOS tag ("not a NE tag") and on F1 with no spans; both are expected.
         warnings.simplefilter("ignore")
-        return float(f1_score([list(tags) for tags in references], [list(tags) for tags in predictions]))
+        return float(
+            score_function([list(tags) for tags in references], [list(tags) for tags in predictions])
+        )
 
 
-_SCORERS = {"accuracy": _accuracy, "span_f1": _span_f1, "token_accuracy": _token_accuracy}
+def _span_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    return _seqeval(f1_score, predictions, references)
+
+
+def _span_precision(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    return _seqeval(precision_score, predictions, references)
+
+
+def _span_recall(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    return _seqeval(recall_score, predictions, references)
+
+
+_SCORERS = {
+    "accuracy": _accuracy,
+    "span_f1": _span_f1,
+    "span_precision": _span_precision,
+    "span_recall": _span_recall,
+    "token_accuracy": _token_accuracy,
+}
 
 
 def compute_score(
     task: str | Task, predictions: Sequence, references: Sequence, metric: str | None = None
 ) -> float:
-    """The task's metric (or `metric`) as a percentage rounded to 2 decimals.
+    """The task's metric (or `metric`) as a percentage, unrounded (averages are taken before any rounding).
 
     Sequence tasks take class ids per example. Token tasks take, per sentence, the label names of its
-    words (first sub-tokens only, ignored positions removed). span_f1 is seqeval's entity-level F1 in
-    its default (conlleval-like) mode, the call XTREME makes for both NER and POS.
+    words. span_f1 is seqeval's entity-level F1 in its default (conlleval-like) mode, the call XTREME's
+    evaluate.py makes for both NER and POS (the paper's "POS F1").
     """
     task = get_task(task)
     metric = metric or task.metric
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    if metric not in _SCORERS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(_SCORERS)}")
     if (metric == "accuracy") != (task.kind == SEQUENCE):
         raise ValueError(f"metric {metric} does not apply to {task.kind} task {task.name}")
-    return round(100.0 * _SCORERS[metric](predictions, references), 2)
+    return 100.0 * _SCORERS[metric](predictions, references)
+
+
+def compute_metrics(task: str | Task, predictions: Sequence, references: Sequence) -> dict[str, float]:
+    """Every metric the task reports, its headline metric first (percentages, unrounded)."""
+    task = get_task(task)
+    return {
+        metric: compute_score(task, predictions, references, metric)
+        for metric in (task.metric, *task.extra_metrics)
+    }
 
 
 def macro_average(scores: Mapping[str, float]) -> float:
-    """Unweighted mean over languages, rounded to 2 decimals."""
+    """Unweighted mean over languages of the unrounded scores."""
     if not scores:
         raise ValueError("no scores to average")
-    return round(float(np.mean(list(scores.values()))), 2)
+    return float(np.mean(list(scores.values())))

@@ -146,6 +146,9 @@ def _write_report(
 # ---------------------------------------------------------------- one run
 
 
+METRIC_NAMES = {"span_precision": "precision", "span_recall": "recall", "token_accuracy": "token accuracy"}
+
+
 def results_markdown(results: dict) -> str:
     train = results["train_language"]
     metric = results["metric_display"]
@@ -164,8 +167,17 @@ def results_markdown(results: dict) -> str:
             ", ".join(language for language in languages if language != train),
         ],
     ]
+    # Every metric the task reports (PAN-X precision/recall, UD-POS token accuracy) beside the headline one.
+    all_metrics = results.get("metrics") or {}
+    extra = [name for name in _union(all_metrics.values()) if name != results["metric"]]
     per_language = [
-        [language, groups_of.get(language, MISSING), _fmt(score), str(examples.get(language, MISSING))]
+        [
+            language,
+            groups_of.get(language, MISSING),
+            _fmt(score),
+            *(_fmt(all_metrics.get(language, {}).get(name)) for name in extra),
+            str(examples.get(language, MISSING)),
+        ]
         for language, score in languages.items()
     ]
     details = (
@@ -181,7 +193,10 @@ def results_markdown(results: dict) -> str:
                 "## Averages",
                 _table(["average over", metric, "languages"], averages),
                 "## Per language",
-                _table(["language", "group", metric, "examples"], per_language),
+                _table(
+                    ["language", "group", metric, *(METRIC_NAMES.get(n, n) for n in extra), "examples"],
+                    per_language,
+                ),
             ]
         )
         + "\n"

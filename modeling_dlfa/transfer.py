@@ -44,7 +44,7 @@ from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
 from .features import IGNORE_INDEX, MODEL_COLUMNS, tokenize
-from .metrics import compute_score, macro_average
+from .metrics import compute_metrics, compute_score, macro_average
 from .modeling_dlfa import DLFAForSequenceClassification, DLFAForTokenClassification
 from .optimization import parameter_groups
 from .tasks import SEQUENCE, Task, check_languages, get_task, language_groups
@@ -319,7 +319,8 @@ def _word_predictions(task: Task, predicted: np.ndarray, word_ids: list[int], nu
 
 
 def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, features: datasets.Dataset):
-    """(score, prediction records) for one language. Examples run sorted by length, so batches pad little."""
+    """(every metric of the task, prediction records) for one language. Examples run sorted by length, so
+    batches pad little."""
     order = np.argsort(np.asarray(features["length"]), kind="stable")
     output = trainer.predict(_model_inputs(features.select(order)), metric_key_prefix="predict")
     predicted_sorted = np.argmax(output.predictions, axis=-1)
@@ -328,23 +329,23 @@ def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, featur
         predicted[original] = predicted_sorted[sorted_position]
     if task.kind == SEQUENCE:
         guesses = [int(row) for row in predicted]
-        score = compute_score(task, guesses, raw["label"])
+        metrics = compute_metrics(task, guesses, raw["label"])
         records = [
             {"text_a": a, "text_b": b, "label": task.labels[gold], "prediction": task.labels[guess]}
             for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
         ]
-        return score, records
+        return metrics, records
     references = [[task.labels[tag] for tag in tags] for tags in raw["tags"]]
     predictions = [
         _word_predictions(task, row, word_ids, len(tags))
         for row, word_ids, tags in zip(predicted, features["word_ids"], raw["tags"], strict=True)
     ]
-    score = compute_score(task, predictions, references)
+    metrics = compute_metrics(task, predictions, references)
     records = [
         {"tokens": tokens, "labels": gold, "predictions": guess}
         for tokens, gold, guess in zip(raw["tokens"], references, predictions, strict=True)
     ]
-    return score, records
+    return metrics, records
 
 
 def _write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
@@ -570,25 +571,29 @@ def run_setting(
     if prepared.dev_features is not None:
         split_metrics["eval"] = trainer.evaluate()
         dev_score = split_metrics["eval"]["eval_score"]
-    scores, num_examples = {}, {}
+    scores, metrics, num_examples = {}, {}, {}
     for language, features in prepared.eval_features.items():
         logger.info("Evaluating %s (%d examples)", language, len(features))
-        scores[language], records = predict_language(
+        metrics[language], records = predict_language(
             trainer, task, prepared.data.evaluation[language], features
         )
+        scores[language] = metrics[language][task.metric]
         num_examples[language] = len(features)
         if training_args.should_save:
             _write_predictions(output_dir, language, records)
     eval_seconds = time.perf_counter() - started
 
     results = _results(prepared, model_args, data_args, training_args, model, scores, num_examples)
+    results["metrics"] = metrics
     results.update(
         train_dev_score=dev_score,
         runtime={"train_seconds": round(train_seconds, 1), "eval_seconds": round(eval_seconds, 1)},
     )
     # As run_glue.py names them, so --report_to trackers get every language, not only the dev score.
     split = "predict" if data_args.eval_split == "test" else "eval"
-    language_metrics = {f"{split}_{code}_{task.metric}": score for code, score in scores.items()}
+    language_metrics = {
+        f"{split}_{code}_{name}": value for code, values in metrics.items() for name, value in values.items()
+    }
     split_metrics.setdefault(split, {}).update(language_metrics)
     trainer.log(language_metrics)
     _write_outputs(trainer, prepared, data_args, training_args, results, split_metrics)

@@ -3,12 +3,12 @@ import warnings
 import numpy as np
 import pytest
 
-from modeling_dlfa.metrics import compute_score, macro_average
+from modeling_dlfa.metrics import compute_metrics, compute_score, macro_average
 
 
 def test_accuracy():
     assert compute_score("xnli", [0, 1, 2, 1], [0, 1, 1, 1]) == 75.0
-    assert compute_score("pawsx", np.array([1, 0, 0]), np.array([1, 1, 0])) == 66.67
+    assert compute_score("pawsx", np.array([1, 0, 0]), np.array([1, 1, 0])) == pytest.approx(200 / 3)
 
 
 def test_accuracy_rejects_logits():
@@ -21,13 +21,13 @@ def test_span_f1_by_hand():
     # PER is cut short (a partial match counts as wrong), LOC and ORG are right:
     # 2 of 3 predicted spans correct, 2 of 3 gold spans found -> P = R = F1 = 2/3.
     predictions = [["B-PER", "O", "O", "B-LOC"], ["B-ORG", "O"]]
-    assert compute_score("panx", predictions, references) == 66.67
+    assert compute_score("panx", predictions, references) == pytest.approx(200 / 3)
     # One extra, wrong span: P = 3/4, R = 3/3 -> F1 = 2PR/(P+R) = 6/7.
     predictions = [["B-PER", "I-PER", "B-LOC", "B-LOC"], ["B-ORG", "O"]]
-    assert compute_score("panx", predictions, references) == 85.71
+    assert compute_score("panx", predictions, references) == pytest.approx(600 / 7)
     # A wrong type on the right words is wrong too.
     predictions = [["B-ORG", "I-ORG", "O", "B-LOC"], ["B-ORG", "O"]]
-    assert compute_score("panx", predictions, references) == 66.67
+    assert compute_score("panx", predictions, references) == pytest.approx(200 / 3)
 
 
 def test_span_f1_default_mode_starts_spans_at_i_tags():
@@ -43,8 +43,9 @@ def test_udpos_span_f1_merges_runs_of_a_tag():
     # XTREME's POS "F1" is seqeval over raw UPOS tags: a run of equal tags is one span, so
     # NOUN NOUN VERB has 2 spans, NOUN VERB VERB has 2 other spans, F1 = 0 at 2/3 token accuracy.
     predictions, references = [["NOUN", "VERB", "VERB"]], [["NOUN", "NOUN", "VERB"]]
-    assert compute_score("udpos", predictions, references, metric="span_f1") == 0.0
-    assert compute_score("udpos", predictions, references) == 66.67  # the task's metric: token accuracy
+    assert compute_score("udpos", predictions, references, metric="token_accuracy") == pytest.approx(200 / 3)
+    # The task's metric is XTREME's and the paper's POS F1, not token accuracy.
+    assert compute_score("udpos", predictions, references) == 0.0
     assert compute_score("udpos", [["DET", "NOUN", "PUNCT"]], [["DET", "NOUN", "PUNCT"]]) == 100.0
 
 
@@ -81,12 +82,33 @@ def test_metric_must_fit_the_task():
         compute_score("panx", [["O"]], [["O"]], metric="accuracy")
     with pytest.raises(ValueError, match="metric span_f1 does not apply to sequence task xnli"):
         compute_score("xnli", [0], [0], metric="span_f1")
-    with pytest.raises(ValueError, match="unknown metric 'f1'; allowed: accuracy, span_f1, token_accuracy"):
+    with pytest.raises(
+        ValueError, match="unknown metric 'f1'; allowed: accuracy, span_f1, span_precision, span_recall"
+    ):
         compute_score("xnli", [0], [0], metric="f1")
 
 
 def test_macro_average():
-    assert macro_average({"en": 80.0, "de": 70.0, "fr": 61.0}) == 70.33
+    assert macro_average({"en": 80.0, "de": 70.0, "fr": 61.0}) == pytest.approx(211 / 3)
     assert macro_average({"en": 65.4}) == 65.4
     with pytest.raises(ValueError, match="no scores"):
         macro_average({})
+
+
+def test_averages_come_from_unrounded_scores():
+    # Rounding each score first made averages off by up to 0.01.
+    scores = {"de": 100 / 3 + 0.004, "fr": 100 / 3 + 0.004, "en": 100 / 3 + 0.004}
+    assert macro_average(scores) == pytest.approx(100 / 3 + 0.004, abs=1e-12)
+    assert compute_score("xnli", [0, 1, 1], [0, 0, 0]) == pytest.approx(100 / 3, abs=1e-12)
+
+
+def test_every_metric_a_task_reports():
+    references = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    predictions = [["B-PER", "I-PER", "B-LOC", "B-LOC"], ["B-ORG", "O"]]
+    panx = compute_metrics("panx", predictions, references)
+    assert list(panx) == ["span_f1", "span_precision", "span_recall"]
+    assert panx["span_precision"] == pytest.approx(75.0) and panx["span_recall"] == pytest.approx(100.0)
+    assert panx["span_f1"] == pytest.approx(600 / 7)
+    udpos = compute_metrics("udpos", [["NOUN", "VERB", "VERB"]], [["NOUN", "NOUN", "VERB"]])
+    assert udpos == {"span_f1": 0.0, "token_accuracy": pytest.approx(200 / 3)}
+    assert compute_metrics("xnli", [0, 1], [0, 0]) == {"accuracy": 50.0}

@@ -179,7 +179,11 @@ def test_udpos_from_conllu(tmp_path, tiny_bert_dir):
                    "--train_file", train, "--validation_file", dev, "--eval_files", f"fr={fr}",
                    "--output_dir", output, *FAST) == 0  # fmt: skip
     results = read_results(output)
-    assert results["fusion_layer"] is None and results["metric"] == "token_accuracy"
+    assert results["fusion_layer"] is None and results["metric"] == "span_f1"
+    # POS F1 as XTREME and the paper score it, token accuracy beside it, per language.
+    assert set(results["metrics"]["fr"]) == {"span_f1", "token_accuracy"}
+    assert results["metrics"]["fr"]["span_f1"] == results["languages"]["fr"]
+    assert "token accuracy" in (output / "results.md").read_text()
     records = [json.loads(line) for line in (output / "predictions" / "fr.jsonl").read_text().splitlines()]
     # Words come from the integer-ID lines only: the range 2-3 and the empty node 1.1 are not words.
     gold_words = sum(
