@@ -128,6 +128,11 @@ class DLFAConfig(PreTrainedConfig):
         if dropout is not None and not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
             raise ValueError(f"classifier_dropout={dropout!r} must be a float in [0, 1) or None")
 
+    def get_text_config(self, decoder=None, encoder=None) -> PreTrainedConfig:
+        # As for other composite configs (ColPali): the text fields (vocab_size, ...) are the backbone's, so that
+        # resizing embeddings and from_pretrained's shape checks read and write the config the backbone is built from.
+        return self.backbone_config.get_text_config(decoder=decoder, encoder=encoder)
+
     @property
     def hidden_size(self) -> int:
         return self.backbone_config.hidden_size

@@ -175,6 +175,16 @@ class DLFAPooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
+def selected_hidden_states(output_hidden_states, num_hidden_states: int) -> set[int] | None:
+    """The hidden state indices `output_hidden_states` selects, negative ones counted from the end, or `None`
+    when it is a flag. As transformers' `capture_outputs`: an int or a list of ints selects, and an index out of
+    range selects nothing."""
+    if output_hidden_states is None or isinstance(output_hidden_states, bool):
+        return None
+    indices = [output_hidden_states] if isinstance(output_hidden_states, int) else output_hidden_states
+    return {i % num_hidden_states for i in indices if -num_hidden_states <= i < num_hidden_states}
+
+
 def parameter_names(function) -> tuple[str, ...]:
     """The named parameters of `function`, looking through decorators (no `inspect`: these files import only
     torch and transformers)."""
@@ -237,12 +247,6 @@ class DLFAPreTrainedModel(PreTrainedModel):
         if getattr(self, "_fusion_init_generator", None) is None:
             self._fusion_init_generator = torch.Generator().manual_seed(torch.initial_seed() + 1)
         return self._fusion_init_generator
-
-    def resize_token_embeddings(self, *args, **kwargs):
-        embeddings = super().resize_token_embeddings(*args, **kwargs)
-        # transformers records the new size on the outer config; the backbone is rebuilt from its own.
-        self.config.backbone_config.vocab_size = embeddings.weight.shape[0]
-        return embeddings
 
     @classmethod
     def from_pretrained(cls, *args, use_safetensors: bool | None = True, **kwargs):
@@ -351,7 +355,7 @@ class DLFAModel(DLFAPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
+        output_hidden_states: bool | int | list[int] | None = None,
         **kwargs,
     ) -> BaseModelOutput:
         inputs = {
@@ -371,11 +375,15 @@ class DLFAModel(DLFAPreTrainedModel):
         if output_attentions is None:
             output_attentions = self.config.output_attentions
         kwargs["output_attentions"] = output_attentions
-        if output_hidden_states or self.fusion is None:
+        selected = selected_hidden_states(output_hidden_states, self.config.num_hidden_layers + 1)
+        if selected is None and (output_hidden_states or self.fusion is None):
             requested_hidden_states = bool(output_hidden_states)
         else:
-            # Only the fused layer: keeping every layer alive would double inference memory.
-            requested_hidden_states = [self.config.fusion_layer]
+            # Only the layers asked for and the fused one: keeping every layer alive would double inference memory.
+            requested = set(selected or ())
+            if self.fusion is not None:
+                requested.add(self.config.fusion_layer)
+            requested_hidden_states = sorted(requested)
         outputs = self.backbone(
             **inputs, output_hidden_states=requested_hidden_states, return_dict=True, **kwargs
         )
@@ -384,10 +392,12 @@ class DLFAModel(DLFAPreTrainedModel):
             if attention_mask is None:
                 attention_mask = torch.ones(L.shape[:2], dtype=L.dtype, device=L.device)
             L = self.fusion(outputs.hidden_states[self.config.fusion_layer], L, attention_mask)
+        hidden_states = outputs.hidden_states if output_hidden_states else None
+        if hidden_states is not None and selected is not None:
+            # The fused layer was computed for the fusion, not asked for: None, as for any layer not selected.
+            hidden_states = tuple(state if i in selected else None for i, state in enumerate(hidden_states))
         return BaseModelOutput(
-            last_hidden_state=L,
-            hidden_states=outputs.hidden_states if output_hidden_states else None,
-            attentions=getattr(outputs, "attentions", None),
+            last_hidden_state=L, hidden_states=hidden_states, attentions=getattr(outputs, "attentions", None)
         )
 
 
@@ -420,7 +430,7 @@ class DLFAHeadModel(DLFAPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
+        output_hidden_states: bool | int | list[int] | None = None,
         **kwargs,
     ):
         outputs = self.dlfa(

@@ -1,7 +1,7 @@
 import pytest
 from transformers import AutoConfig, BertConfig, DistilBertConfig
 
-from modeling_dlfa import DLFAConfig
+from modeling_dlfa import DLFAConfig, DLFAForSequenceClassification
 
 from .conftest import tiny_backbone_config
 
@@ -86,3 +86,24 @@ def test_head_dropout_defaults_to_the_backbone_hidden_dropout():
     assert DLFAConfig(backbone_config=tiny_backbone_config("bert", dropout=0.3)).head_dropout == 0.3
     assert DLFAConfig(backbone_config=tiny_backbone_config("distilbert", dropout=0.2)).head_dropout == 0.2
     assert DLFAConfig(classifier_dropout=0.0).head_dropout == 0.0
+
+
+def test_text_config_is_the_backbone_config():
+    config = DLFAConfig(backbone_config=tiny_backbone_config("xlm-roberta"), fusion_layer=1)
+    assert config.get_text_config() is config.backbone_config
+    assert config.get_text_config(encoder=True).vocab_size == 128
+    # What transformers writes there (resize_token_embeddings, for one) is what the backbone is built from.
+    config.get_text_config().vocab_size = 10
+    assert config.backbone_config.vocab_size == 10
+
+
+def test_a_changed_vocabulary_makes_from_pretrained_refuse_the_checkpoint(tmp_path):
+    config = DLFAConfig(backbone_config=tiny_backbone_config("bert"), fusion_layer=1, num_labels=3)
+    DLFAForSequenceClassification(config).save_pretrained(tmp_path)
+    config.get_text_config().vocab_size = 10
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        DLFAForSequenceClassification.from_pretrained(tmp_path, config=config)
+    loaded = DLFAForSequenceClassification.from_pretrained(
+        tmp_path, config=config, ignore_mismatched_sizes=True
+    )
+    assert loaded.get_input_embeddings().weight.shape == (10, 32)

@@ -195,6 +195,31 @@ def test_hidden_states_and_attentions_are_the_backbone_outputs(model_type):
     assert plain.hidden_states is None and plain.attentions is None
 
 
+@pytest.mark.parametrize("model_type", BACKBONES)
+@pytest.mark.parametrize(
+    ("fusion_layer", "selection", "kept"),
+    [(1, [0, 2, -1], {0, 2, 3}), (2, [1], {1}), (None, [-2, 0], {0, 2}), (1, 3, {3}), (1, [], set())],
+)
+def test_output_hidden_states_selects_layers_by_index(model_type, fusion_layer, selection, kept):
+    # As transformers 5 models do: all hidden states' slots, None where not selected; the fused layer is
+    # computed for the fusion either way but returned only when asked for.
+    model = make(DLFAForTokenClassification, model_type, fusion_layer=fusion_layer).eval()
+    input_ids, attention_mask = random_batch(pad_rows={0: 6})
+    with torch.no_grad():
+        everything = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        selected = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=selection)
+    torch.testing.assert_close(selected.logits, everything.logits, atol=0, rtol=0)
+    if not kept:
+        assert selected.hidden_states is None
+        return
+    assert len(selected.hidden_states) == len(everything.hidden_states) == 4
+    for index, (state, full) in enumerate(zip(selected.hidden_states, everything.hidden_states, strict=True)):
+        if index in kept:
+            torch.testing.assert_close(state, full, atol=0, rtol=0)
+        else:
+            assert state is None, f"hidden_states[{index}] was not selected by {selection}"
+
+
 def test_sequence_problem_types():
     model = make(DLFAForSequenceClassification, fusion_layer=1, num_labels=3).train()
     input_ids, attention_mask = random_batch()
