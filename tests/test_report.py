@@ -214,20 +214,20 @@ def seeded_sweep() -> dict:
         None: [({"en": 80.0, "de": 74.0, "zh": 66.0}, 82.0), ({"en": 78.0, "de": 72.0, "zh": 62.0}, 70.0)],
         6: [({"en": 81.0, "de": 71.0, "zh": 60.0}, 78.0), ({"en": 79.0, "de": 70.0, "zh": 58.0}, 77.0)],
     }
+
+    def run(layer: int | None, seed: int, languages: dict[str, float], dev: float) -> dict:
+        results = make_results(languages, fusion_layer=layer, train_dev_score=dev) | {"seed": seed}
+        return {"seed": seed, "dir": f"fusion_{layer or 'none'}/seed_{seed}", "results": results}
+
     settings = [
         report.sweep_setting(
-            layer,
-            f"fusion_{layer or 'none'}",
-            [
-                {"seed": seed, "dir": f"fusion_{layer or 'none'}/seed_{seed}",
-                 "results": make_results(languages, fusion_layer=layer, train_dev_score=dev) | {"seed": seed}}
-                for seed, (languages, dev) in enumerate(runs, start=1)
-            ],
-        )  # fmt: skip
+            layer, f"fusion_{layer or 'none'}", [run(layer, seed, *r) for seed, r in enumerate(runs, 1)]
+        )
         for layer, runs in seeds.items()
     ]
     selected = report.select_setting(settings)["fusion_layer"]
-    return make_sweep([s["results"] for s in settings], selected) | {"settings": report.summarize_sweep(settings)}
+    sweep = make_sweep([setting["results"] for setting in settings], selected)
+    return {**sweep, "settings": report.summarize_sweep(settings)}
 
 
 def test_seeded_sweep_selects_on_the_mean_dev_score_and_reports_intervals(tmp_path: Path) -> None:
