@@ -195,7 +195,8 @@ def run_ray(
         job = {
             "cwd": os.getcwd(),
             "model_args": model_args,
-            "data_args": data_args,
+            # The driver has just tokenized (and, with --overwrite_cache, re-tokenized): trials read its cache.
+            "data_args": dataclasses.replace(data_args, overwrite_cache=False),
             "training_values": _training_values(training_args),
             "trials": {(trial.fusion_layer, trial.seed): trial for trial in trials},
         }
