@@ -131,6 +131,17 @@ def test_interrupted_sweep_reuses_finished_trials(local_sweep, tiny_bert_dir, xn
         assert scores(copy / folder) == scores(local_sweep / folder)
 
 
+def test_overwrite_output_dir_reruns_every_seed(local_sweep, tiny_bert_dir, xnli_dir, tmp_path):
+    copy = tmp_path / "again"
+    subprocess.run(["cp", "-a", str(local_sweep), str(copy)], check=True)
+    before = {folder: (copy / folder / "results.json").stat().st_mtime_ns for folder in TRIAL_DIRS}
+    assert main(sweep_args(tiny_bert_dir, xnli_dir, copy)) == 2  # sweep.json: finished, refused
+    assert main(sweep_args(tiny_bert_dir, xnli_dir, copy, "--overwrite_output_dir")) == 0
+    for folder in TRIAL_DIRS:
+        assert (copy / folder / "results.json").stat().st_mtime_ns != before[folder], folder
+        assert scores(copy / folder) == scores(local_sweep / folder)
+
+
 def test_ray_backend_without_ray_names_the_extra(tmp_path, tiny_bert_dir, xnli_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: `import ray` raises ImportError
     output = tmp_path / "no-ray"
