@@ -1,8 +1,9 @@
 """Zero-shot cross-lingual transfer runs: train on one language, select on its dev set, evaluate every language.
 
-`run` is what run_glue_x.py calls: one fusion setting, or a sweep over several, each a full run in its own
-folder. The data never crosses languages: the training language's train split is the only thing trained on and
-its dev split the only thing checkpoints are selected on.
+`run` is what run_glue_x.py calls: one fusion setting, or a sweep over several settings and seeds, each
+(setting, seed) a full run in its own folder (`run_trial`, run by a backend of modeling_dlfa/sweep.py). The
+data never crosses languages: the training language's train split is the only thing trained on and its dev
+split the only thing checkpoints are selected on.
 """
 
 from __future__ import annotations

@@ -176,6 +176,10 @@ def test_ray_gives_the_same_scores_as_the_local_loop(
     assert main(ray_args(tiny_bert_dir, xnli_dir, output)) == 0
     for folder in TRIAL_DIRS:
         assert scores(output / folder) == scores(local_sweep / folder), folder
+        # The same run configuration: a sweep begun on one backend resumes on the other.
+        assert read_json(output / folder / "run_config.json") == read_json(
+            local_sweep / folder / "run_config.json"
+        )
     sweep, reference = read_json(output / "sweep.json"), read_json(local_sweep / "sweep.json")
     assert sweep["selected_fusion_layer"] == reference["selected_fusion_layer"]
     assert [s["summary"] for s in sweep["settings"]] == [s["summary"] for s in reference["settings"]]
