@@ -3,6 +3,7 @@
 
     python run_glue_x.py --task_name xnli --model_name_or_path bert-base-multilingual-cased \
         --fusion_layer none,6,11 --output_dir runs/xnli-mbert [any TrainingArguments flag]
+    python run_glue_x.py ... --fusion_layer all --seeds 1,2,3 [--sweep_backend ray [--ray_address HEAD:6379]]
     python run_glue_x.py args.json
     python run_glue_x.py compare runs/xnli-mbert runs/xnli-xlmr --output_dir runs/compare
     python run_glue_x.py predict runs/xnli-mbert --input sentences.txt --output predictions.jsonl
@@ -23,6 +24,7 @@ import transformers
 from modeling_dlfa import report
 from modeling_dlfa.arguments import parse_arguments
 from modeling_dlfa.data import DataError
+from modeling_dlfa.sweep import SweepError
 from modeling_dlfa.transfer import run
 
 logger = logging.getLogger("run_glue_x")
@@ -66,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             from modeling_dlfa.predict import main as predict_main
 
             return predict_main(argv[1:])
-        model_args, data_args, training_args = parse_arguments(argv)
+        model_args, data_args, training_args, sweep_args = parse_arguments(argv)
         setup_logging(training_args)
-        run(model_args, data_args, training_args)
-    except (ValueError, DataError, FileNotFoundError, OSError) as error:
+        run(model_args, data_args, training_args, sweep_args)
+    except (ValueError, DataError, FileNotFoundError, OSError, SweepError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

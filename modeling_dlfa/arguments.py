@@ -11,6 +11,8 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_dlfa import FUSION_GATES, FUSION_INITS, GLOBAL_NORMS
 
+SWEEP_BACKENDS = ("local", "ray")
+
 
 @dataclass
 class ModelArguments:
@@ -154,10 +156,48 @@ class GlueXTrainingArguments(TrainingArguments):
     )
 
 
-ARGUMENT_CLASSES = (ModelArguments, DataArguments, GlueXTrainingArguments)
+@dataclass
+class SweepArguments:
+    """How a grid of (fusion setting, seed) runs is run: one after another here, or as Ray Tune trials."""
+
+    seeds: str | None = field(
+        default=None,
+        metadata={
+            "help": "Comma list of seeds ('1,2,3'): every fusion setting runs once per seed, each in "
+            "<output_dir>/fusion_<x>/seed_<s>, and the sweep report gives mean ± std and paired differences. "
+            "Replaces --seed."
+        },
+    )
+    sweep_backend: str = field(
+        default="local",
+        metadata={
+            "help": "'local': the runs one after another in this process; 'ray': each run a Ray Tune trial, "
+            "as many at once as the resources allow (pip install 'modeling-dlfa[ray]').",
+            "choices": SWEEP_BACKENDS,
+        },
+    )
+    ray_address: str | None = field(
+        default=None,
+        metadata={
+            "help": "Address of a running Ray cluster ('HEAD_IP:6379', 'auto'); default $RAY_ADDRESS, else "
+            "Ray starts on this machine."
+        },
+    )
+    trial_cpus: float = field(default=1, metadata={"help": "CPUs reserved for each Ray trial."})
+    trial_gpus: float | None = field(
+        default=None,
+        metadata={
+            "help": "GPUs reserved for each Ray trial (default: 1 where the Ray cluster has GPUs, else 0)."
+        },
+    )
 
 
-def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, GlueXTrainingArguments]:
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, GlueXTrainingArguments, SweepArguments)
+
+
+def parse_arguments(
+    argv: list[str],
+) -> tuple[ModelArguments, DataArguments, GlueXTrainingArguments, SweepArguments]:
     """Flags, or a single .json file of them; unknown keys in the file are refused by name."""
     # No prefix matching: a misspelt flag must fail, not silently set another one.
     parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)

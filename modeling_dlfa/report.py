@@ -53,8 +53,9 @@ def _diff(value: float | None, reference: float | None) -> float | None:
 
 
 def _is_number(cell: str) -> bool:
+    """A number, or one with its spread after it ('80.00 ± 1.20', '+1.00 [-0.50, +2.50]')."""
     try:
-        float(cell)
+        float(cell.split(" ", 1)[0])
     except ValueError:
         return cell == MISSING
     return True
@@ -254,9 +255,105 @@ def write_run_report(results: dict, output_dir: str | os.PathLike) -> list[Path]
 
 # ---------------------------------------------------------------- sweeps
 
+SELECTION = "best mean score over seeds on the training language's dev set (train_dev_score)"
+# Everything a sweep summarizes over seeds, as paths into a results dict.
+_SCALARS = ("train_dev_score", "average", "average_without_train_language")
+_MAPPINGS = ("groups", "languages")
+
+
+def seed_runs(setting: dict) -> list[dict]:
+    """A sweep setting's runs, one per seed: `{"seed", "dir", "results"}` (a sweep.json of one seed per
+    setting, as older versions wrote it, has just the setting's results)."""
+    if "runs" in setting:
+        return setting["runs"]
+    results = setting["results"]
+    return [{"seed": results.get("seed"), "dir": setting.get("dir"), "results": results}]
+
+
+def _paths(runs: list[dict]) -> list[tuple[str, ...]]:
+    paths = [(key,) for key in _SCALARS]
+    for key in _MAPPINGS:
+        paths += [(key, name) for name in _union(run["results"].get(key, {}) for run in runs)]
+    return paths
+
+
+def _value(results: dict, path: tuple[str, ...]) -> float | None:
+    value = results.get(path[0])
+    return value.get(path[1]) if len(path) == 2 and value is not None else value
+
+
+def _by_seed(runs: list[dict], path: tuple[str, ...]) -> dict:
+    values = {run["seed"]: _value(run["results"], path) for run in runs}
+    return {seed: value for seed, value in values.items() if value is not None}
+
+
+def _nested(values: dict[tuple[str, ...], Any]) -> dict:
+    nested: dict = {key: {} for key in _MAPPINGS}
+    for path, value in values.items():
+        if len(path) == 1:
+            nested[path[0]] = value
+        else:
+            nested[path[0]][path[1]] = value
+    return nested
+
+
+def summarize_setting(runs: list[dict], baseline_runs: list[dict] | None = None) -> dict:
+    """Mean, std and 95% interval over seeds of every score (dev, averages, groups, languages) as `summary`,
+    and with `baseline_runs`, the paired per-seed difference to the baseline as `difference`.
+
+    The baseline of the same seed starts from the same head initialisation (the fusion module draws from its
+    own generator), so the per-seed difference removes the part of the spread that the seed explains.
+    """
+    from .statistics import paired_difference, summarize
+
+    summary, difference = {}, {}
+    for path in _paths(runs):
+        scores = _by_seed(runs, path)
+        summary[path] = summarize(scores.values()).to_dict() if scores else None
+        if baseline_runs is not None:
+            reference = _by_seed(baseline_runs, path)
+            common = scores.keys() & reference.keys()
+            difference[path] = paired_difference(scores, reference).to_dict() if common else None
+    entry = {"summary": _nested(summary)}
+    if baseline_runs is not None:
+        entry["difference"] = _nested(difference)
+    return entry
+
+
+def mean_results(runs: list[dict]) -> dict:
+    """One results dict for several seeds of a setting: every score the mean over seeds (what `compare` and
+    the selection read); a single seed's results as they are."""
+    if len(runs) == 1:
+        return runs[0]["results"]
+    first = runs[0]["results"]
+    means = {}
+    for path in _paths(runs):
+        values = [_value(run["results"], path) for run in runs]
+        means[path] = None if None in values else sum(values) / len(values)
+    nested = _nested(means)
+    merged = {key: value for key, value in first.items() if key not in ("date", "runtime")}
+    return {**merged, **nested, "seed": None, "seeds": [run["seed"] for run in runs]}
+
+
+def sweep_setting(fusion_layer: int | None, folder: str, runs: list[dict]) -> dict:
+    """A sweep.json setting: its runs (one per seed) and their mean results."""
+    return {"fusion_layer": fusion_layer, "dir": folder, "runs": runs, "results": mean_results(runs)}
+
+
+def summarize_sweep(settings: list[dict]) -> list[dict]:
+    """The settings with their `summary` over seeds and (against the baseline, where the sweep has one) their
+    paired `difference`."""
+    baseline = _baseline(settings)
+    baseline_runs = seed_runs(baseline) if baseline is not None else None
+    return [
+        {**setting, **summarize_setting(seed_runs(setting), None if setting is baseline else baseline_runs)}
+        for setting in settings
+    ]
+
 
 def select_setting(settings: list[dict]) -> dict:
-    """The setting with the best dev score on the training language; ties go to the earlier one.
+    """The setting with the best dev score on the training language (for several seeds, their mean); ties go
+    to the earlier one.
 
     Target-language scores are never looked at: choosing on them would not be zero-shot.
     """
@@ -287,21 +384,41 @@ def _baseline(settings: list[dict]) -> dict | None:
     return next((setting for setting in settings if setting["fusion_layer"] is None), None)
 
 
-def sweep_markdown(sweep: dict) -> str:
-    settings = sweep["settings"]
-    selected = _selected(sweep)
-    runs = [setting["results"] for setting in settings]
-    groups = _union(run["groups"] for run in runs)
-    languages = _union(run["languages"] for run in runs)
-    header = ["setting", f"dev ({sweep['train_language']})", "average", *groups, *languages]
+def _spread(summary: dict | None) -> str:
+    """`mean ± std` over seeds (just the mean for one seed)."""
+    if summary is None:
+        return MISSING
+    if summary["std"] is None:
+        return _fmt(summary["mean"])
+    return f"{summary['mean']:.2f} ± {summary['std']:.2f}"
 
-    def numbers(run: dict) -> list[float | None]:
-        return [
-            run.get("train_dev_score"),
-            run["average"],
-            *(run["groups"].get(group) for group in groups),
-            *(run["languages"].get(language) for language in languages),
-        ]
+
+def _interval(summary: dict | None) -> str:
+    """A paired difference: `+mean [+low, +high]`, starred when the interval excludes 0."""
+    if summary is None:
+        return MISSING
+    if summary["ci_low"] is None:
+        return _signed(summary["mean"])
+    star = " *" if summary["ci_low"] > 0 or summary["ci_high"] < 0 else ""
+    return f"{_signed(summary['mean'])} [{_signed(summary['ci_low'])}, {_signed(summary['ci_high'])}]{star}"
+
+
+def sweep_markdown(sweep: dict) -> str:
+    settings = summarize_sweep(sweep["settings"])
+    selected = _selected({**sweep, "settings": settings})
+    runs = [run for setting in settings for run in seed_runs(setting)]
+    paths = [path for path in _paths(runs) if path != ("average_without_train_language",)]
+    header = [
+        "setting",
+        f"dev ({sweep['train_language']})",
+        "average",
+        *(name for _, name in paths[2:]),
+    ]
+    seeds = _union([run["seed"]] for run in runs)
+    several = any(len(seed_runs(setting)) > 1 for setting in settings)
+
+    def cells(entry: dict, format_cell: Callable[[dict | None], str]) -> list[str]:
+        return [format_cell(_value(entry, path)) for path in paths]
 
     def name(setting: dict) -> str:
         label = label_for_setting(setting["fusion_layer"])
@@ -311,55 +428,73 @@ def sweep_markdown(sweep: dict) -> str:
         f"# {_heading(selected['results'], 'fusion-layer sweep')}",
         f"Selection: {sweep.get('selection', 'best train_dev_score')}. "
         f"Selected: **{label_for_setting(selected['fusion_layer'])}**.",
-        "## Scores",
-        _table(header, ([name(s), *map(_fmt, numbers(s["results"]))] for s in settings)),
     ]
-    baseline = _baseline(settings)
-    if baseline is not None:
-        reference = numbers(baseline["results"])
-        differences = (
-            [name(s), *(_signed(_diff(v, r)) for v, r in zip(numbers(s["results"]), reference, strict=True))]
-            for s in settings
-            if s is not baseline
+    if several:
+        parts.append(
+            f"Seeds: {', '.join(map(str, seeds))}. Scores: mean ± std over seeds. Δ: the paired per-seed "
+            "difference to the baseline of the same seed, mean [95% t-interval]; * marks an interval that "
+            "excludes 0."
         )
+    parts += ["## Scores", _table(header, ([name(s), *cells(s["summary"], _spread)] for s in settings))]
+    if any("difference" in setting for setting in settings):
+        differences = ([name(s), *cells(s["difference"], _interval)] for s in settings if "difference" in s)
         parts += ["## Difference vs the baseline", _table(header, differences)]
     return "\n\n".join(parts) + "\n"
 
 
 def _plot_sweep(sweep: dict, path: Path) -> Path | None:
-    settings = sweep["settings"]
-    layered = sorted((s for s in settings if s["fusion_layer"] is not None), key=lambda s: s["fusion_layer"])
-    baseline = _baseline(settings)
+    settings = summarize_sweep(sweep["settings"])
+    # The baseline first, then the fusion layers in order; each setting is a point with its interval.
+    ordered = sorted(settings, key=lambda s: -1 if s["fusion_layer"] is None else s["fusion_layer"])
+    baseline = _baseline(ordered)
     series = ["average", *_union(s["results"]["groups"] for s in settings)]
-    selected = _selected(sweep)["fusion_layer"]
+    selected = _selected({**sweep, "settings": ordered})
+    several = any(len(seed_runs(setting)) > 1 for setting in settings)
 
-    def value(results: dict, name: str) -> float:
-        return results["average"] if name == "average" else results["groups"].get(name, math.nan)
+    def point(setting: dict, name: str) -> tuple[float, float, float]:
+        """(mean, down, up): the mean and its 95% interval's distance below and above (0 for one seed)."""
+        summary = _value(setting["summary"], ("average",) if name == "average" else ("groups", name))
+        if summary is None:
+            return math.nan, 0.0, 0.0
+        if summary["ci_low"] is None:
+            return summary["mean"], 0.0, 0.0
+        return summary["mean"], summary["mean"] - summary["ci_low"], summary["ci_high"] - summary["mean"]
 
     def draw(axes: Any) -> None:
-        layers = [s["fusion_layer"] for s in layered]
+        positions = range(len(ordered))
+        # Series side by side around each setting's position, so their intervals do not hide each other.
+        width = 0.3 / max(len(series) - 1, 1)
         for index, name in enumerate(series):
             color = f"C{index}"
-            axes.plot(
-                layers, [value(s["results"], name) for s in layered], marker="o", color=color, label=name
+            points = [point(setting, name) for setting in ordered]
+            axes.errorbar(
+                [position + (index - (len(series) - 1) / 2) * width for position in positions],
+                [mean for mean, _, _ in points],
+                yerr=[[down for _, down, _ in points], [up for _, _, up in points]],
+                marker="o",
+                capsize=3 if several else 0,
+                color=color,
+                label=name,
             )
             if baseline is not None:
-                base = value(baseline["results"], name)
-                axes.axhline(base, color=color, linestyle="--", label=f"{name}, baseline")
-        if selected is not None:
-            axes.axvline(
-                selected, color="gray", linestyle=":", label=f"selected {label_for_setting(selected)}"
-            )
-        axes.set_xticks(layers)
-        axes.set_xlabel("fusion layer x (Dx)")
-        axes.set_ylabel(sweep["metric_display"])
+                axes.axhline(point(baseline, name)[0], color=color, linestyle="--", alpha=0.5)
+        axes.axvline(
+            ordered.index(selected),
+            color="gray",
+            linestyle=":",
+            label=f"selected {label_for_setting(selected['fusion_layer'])}",
+        )
+        axes.set_xticks(list(positions), [label_for_setting(s["fusion_layer"]) for s in ordered])
+        axes.set_xlabel("setting (Dx fuses layer x; dashed: the baseline)")
+        spread = f", mean and 95% interval over {len(seed_runs(ordered[0]))} seeds" if several else ""
+        axes.set_ylabel(sweep["metric_display"] + spread)
         axes.set_title(f"{sweep['task']}: {sweep['model_name_or_path']}")
 
-    return _plot(path, draw, len(layered))
+    return _plot(path, draw, len(ordered))
 
 
 def write_sweep_report(sweep: dict, output_dir: str | os.PathLike) -> list[Path]:
-    """Write sweep.md and sweep.png (score per fusion layer, the baseline dashed) into `output_dir`."""
+    """Write sweep.md and sweep.png (score per setting with its interval over seeds) into `output_dir`."""
     texts = {"sweep.md": sweep_markdown(sweep)}
     return _write_report(output_dir, texts, "sweep.png", lambda path: _plot_sweep(sweep, path))
 

@@ -1,8 +1,9 @@
 """Zero-shot cross-lingual transfer runs: train on one language, select on its dev set, evaluate every language.
 
-`run` is what run_glue_x.py calls: one fusion setting, or a sweep over several, each a full run in its own
-folder. The data never crosses languages: the training language's train split is the only thing trained on and
-its dev split the only thing checkpoints are selected on.
+`run` is what run_glue_x.py calls: one fusion setting, or a sweep over several settings and seeds, each
+(setting, seed) a full run in its own folder (`run_trial`, run by a backend of modeling_dlfa/sweep.py). The
+data never crosses languages: the training language's train split is the only thing trained on and its dev
+split the only thing checkpoints are selected on.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from transformers import (
 from transformers.trainer_utils import IntervalStrategy
 
 from . import __version__, report
-from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments
+from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
 from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
@@ -680,11 +681,42 @@ def check_output_dir(output_dir: Path, overwrite: bool) -> None:
     if overwrite and output_dir.is_dir():
         # Old results would describe the new weights if this run failed half-way, and stale checkpoints
         # would be resumed as if they were this run's.
-        for folder in [output_dir, *output_dir.glob("fusion_*")]:
+        for folder in [output_dir, *output_dir.glob("fusion_*"), *output_dir.glob("fusion_*/seed_*")]:
             for checkpoint in folder.glob("checkpoint-*"):
                 shutil.rmtree(checkpoint, ignore_errors=True)
             for name in (RESULTS_FILE, SWEEP_FILE, RUN_CONFIG_FILE):
                 (folder / name).unlink(missing_ok=True)
+
+
+def finished_results(output_dir: Path, identity: dict) -> dict | None:
+    """The results in `output_dir` when it holds a finished run of this configuration, else None."""
+    done, config = output_dir / RESULTS_FILE, output_dir / RUN_CONFIG_FILE
+    if done.is_file() and config.is_file() and json.loads(config.read_text(encoding="utf-8")) == identity:
+        return json.loads(done.read_text(encoding="utf-8"))
+    return None
+
+
+def run_trial(
+    prepared: Prepared,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: GlueXTrainingArguments,
+    fusion_layer: int | None,
+    seed: int,
+    output_dir: Path,
+) -> dict:
+    """One (fusion setting, seed) of a sweep, in its own folder: what every sweep backend runs.
+
+    A folder that already holds the finished run of the same configuration is reused as it is, so a sweep
+    that was interrupted goes on where it stopped (and an unfinished run resumes from its last checkpoint).
+    """
+    training_args = _updated(training_args, output_dir=str(output_dir), seed=seed)
+    identity = _run_identity(prepared.task, model_args, data_args, training_args, fusion_layer)
+    results = finished_results(output_dir, identity)
+    if results is not None:
+        logger.info("%s is already complete: reusing its results", output_dir)
+        return results
+    return run_setting(prepared, model_args, data_args, training_args, fusion_layer)
 
 
 def setting_dir(fusion_layer: int | None) -> str:
@@ -707,8 +739,18 @@ def publish(run_dir: Path, training_args: GlueXTrainingArguments) -> None:
     logger.info("Pushed %s to %s", run_dir, getattr(commit, "commit_url", training_args.hub_model_id))
 
 
-def run(model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments) -> dict:
-    """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers)."""
+def run(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: GlueXTrainingArguments,
+    sweep_args: SweepArguments | None = None,
+) -> dict:
+    """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers or seeds)."""
+    from . import sweep as sweeps
+
+    sweep_args = sweep_args or SweepArguments()
+    seeds = sweeps.parse_seeds(sweep_args.seeds, training_args.seed)
+    sweeps.check_backend(sweep_args, training_args)  # before any work: e.g. a missing extra is named at once
     push = training_args.push_to_hub
     if push and not training_args.hub_model_id:
         raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/mbert-xnli-dlfa)")
@@ -738,48 +780,53 @@ def run(model_args: ModelArguments, data_args: DataArguments, training_args: Glu
             )
     else:
         settings = parse_fusion_layers(model_args.fusion_layer, model_config.num_hidden_layers)
-    # The main process tokenizes first and fills the cache; the others then read it.
+    trials = sweeps.plan(settings, seeds)
+    # The main process tokenizes first and fills the cache; the others (and Ray trials) then read it.
     with training_args.main_process_first(desc="tokenization"):
         prepared = prepare(model_args, data_args, training=training_args.do_train)
+    if sweep_args.sweep_backend == "ray":
+        trial_results = sweeps.run_ray(trials, model_args, data_args, training_args, sweep_args)
+    else:
+        trial_results = sweeps.run_local(trials, prepared, model_args, data_args, training_args)
 
-    if len(settings) == 1:
-        results = run_setting(prepared, model_args, data_args, training_args, settings[0])
+    if len(trials) == 1:
+        results = trial_results[0]
         print(report.terminal_summary(results))
         if push:
             publish(output_dir, training_args)
         return results
 
-    entries = []
-    for fusion_layer in settings:
-        folder = output_dir / setting_dir(fusion_layer)
-        done = folder / RESULTS_FILE
-        identity = _run_identity(prepared.task, model_args, data_args, training_args, fusion_layer)
-        if (
-            done.is_file()
-            and (folder / RUN_CONFIG_FILE).is_file()
-            and (json.loads((folder / RUN_CONFIG_FILE).read_text(encoding="utf-8")) == identity)
-        ):
-            logger.info("%s is already complete: reusing its results", folder)
-            results = json.loads(done.read_text(encoding="utf-8"))
-        else:
-            setting_args = _updated(training_args, output_dir=str(folder))
-            results = run_setting(prepared, model_args, data_args, setting_args, fusion_layer)
-        entries.append({"fusion_layer": fusion_layer, "dir": folder.name, "results": results})
+    entries = [
+        report.sweep_setting(
+            fusion_layer,
+            setting_dir(fusion_layer),
+            [
+                {"seed": trial.seed, "dir": trial.dir, "results": results}
+                for trial, results in zip(trials, trial_results, strict=True)
+                if trial.fusion_layer == fusion_layer
+            ],
+        )
+        for fusion_layer in settings
+    ]
+    selected = report.select_setting(entries)
     sweep = {
         "task": prepared.task.name,
         "model_name_or_path": model_args.model_name_or_path,
         "metric": prepared.task.metric,
         "metric_display": prepared.task.metric_display,
         "train_language": data_args.train_language,
-        "settings": entries,
-        "selected_fusion_layer": report.select_setting(entries)["fusion_layer"],
-        "selection": "best score on the training language's dev set (train_dev_score)",
+        "seeds": seeds,
+        "settings": report.summarize_sweep(entries),
+        "selected_fusion_layer": selected["fusion_layer"],
+        "selection": report.SELECTION,
     }
     if training_args.should_save:
         report.write_sweep_report(sweep, output_dir)
         write_json(output_dir / SWEEP_FILE, sweep)
     print(report.sweep_markdown(sweep))
     if push:
-        # The setting chosen on the training language's dev set is the model worth sharing.
-        publish(output_dir / setting_dir(sweep["selected_fusion_layer"]), training_args)
+        # The setting chosen on the training language's dev set is the model worth sharing; of its seeds,
+        # the one best on that dev set too.
+        best = max(selected["runs"], key=lambda run: run["results"]["train_dev_score"])
+        publish(output_dir / best["dir"], training_args)
     return sweep

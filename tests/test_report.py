@@ -207,6 +207,80 @@ def test_write_sweep_report(tmp_path: Path) -> None:
     assert is_png(tmp_path / "sweep.png")
 
 
+def seeded_sweep() -> dict:
+    """Two seeds a setting. Baseline seed 1 has the best single dev score (82) and the best target scores, but
+    D6 has the best mean dev score over seeds (77.5 against 76)."""
+    seeds = {
+        None: [({"en": 80.0, "de": 74.0, "zh": 66.0}, 82.0), ({"en": 78.0, "de": 72.0, "zh": 62.0}, 70.0)],
+        6: [({"en": 81.0, "de": 71.0, "zh": 60.0}, 78.0), ({"en": 79.0, "de": 70.0, "zh": 58.0}, 77.0)],
+    }
+
+    def run(layer: int | None, seed: int, languages: dict[str, float], dev: float) -> dict:
+        results = make_results(languages, fusion_layer=layer, train_dev_score=dev) | {"seed": seed}
+        return {"seed": seed, "dir": f"fusion_{layer or 'none'}/seed_{seed}", "results": results}
+
+    settings = [
+        report.sweep_setting(
+            layer, f"fusion_{layer or 'none'}", [run(layer, seed, *r) for seed, r in enumerate(runs, 1)]
+        )
+        for layer, runs in seeds.items()
+    ]
+    selected = report.select_setting(settings)["fusion_layer"]
+    sweep = make_sweep([setting["results"] for setting in settings], selected)
+    return {**sweep, "settings": report.summarize_sweep(settings)}
+
+
+def test_seeded_sweep_selects_on_the_mean_dev_score_and_reports_intervals(tmp_path: Path) -> None:
+    sweep = seeded_sweep()
+    assert sweep["selected_fusion_layer"] == 6
+    baseline, d6 = sweep["settings"]
+    assert d6["results"]["train_dev_score"] == 77.5 and d6["results"]["seeds"] == [1, 2]
+    assert d6["results"]["languages"] == {"en": 80.0, "de": 70.5, "zh": 59.0}
+    # The paired difference: per seed D6 - baseline, on zh -6 and -4: mean -5, t(1) = 12.706, std sqrt(2).
+    zh = d6["difference"]["languages"]["zh"]
+    assert zh["mean"] == -5.0 and zh["std"] == pytest.approx(2**0.5)
+    assert zh["ci_low"] == pytest.approx(-5 - 12.706) and zh["ci_high"] == pytest.approx(-5 + 12.706)
+    text = report.sweep_markdown(sweep)
+    assert f"| D6 {report.SELECTED_MARK} | 77.50 ± 0.71 |" in text
+    assert "| baseline | 76.00 ± 8.49 |" in text
+    assert "Seeds: 1, 2." in text
+    differences = text.split("## Difference vs the baseline")[1]
+    assert "-5.00 [-17.71, +7.71] |" in differences
+    # en: +1 for both seeds, an interval of width 0 that excludes 0.
+    assert "| +1.00 [+1.00, +1.00] * |" in differences
+    paths = report.write_sweep_report(sweep, tmp_path)
+    assert is_png(tmp_path / "sweep.png") and paths[0] == tmp_path / "sweep.md"
+    # compare reads a seeded sweep as its selected setting's means over seeds.
+    (tmp_path / "sweep.json").write_text(json.dumps(sweep))
+    assert report.load_run(tmp_path)["languages"] == d6["results"]["languages"]
+
+
+def drawn_sweep(sweep: dict, monkeypatch):
+    """The axes sweep.png is drawn on."""
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots()
+    monkeypatch.setattr(report, "_plot", lambda path, draw, slots: draw(axes))
+    report._plot_sweep(sweep, Path("unused.png"))
+    return axes
+
+
+def test_sweep_plot_shows_intervals(monkeypatch) -> None:
+    axes = drawn_sweep(seeded_sweep(), monkeypatch)
+    average = next(c for c in axes.containers if c.get_label() == "average")
+    _, _, (bars,) = average.lines  # the error bars: one segment (x, low) -> (x, high) per setting
+    lows_highs = [(low, high) for (_, low), (_, high) in bars.get_segments()]
+    summaries = [s["summary"]["average"] for s in seeded_sweep()["settings"]]
+    assert lows_highs == [pytest.approx((s["ci_low"], s["ci_high"])) for s in summaries]
+
+
+def test_sweep_plot_marks_a_selected_baseline(monkeypatch) -> None:
+    axes = drawn_sweep(make_sweep(sweep_settings(), selected=None), monkeypatch)
+    (marker,) = [line for line in axes.lines if line.get_label() == "selected baseline"]
+    assert list(marker.get_xdata()) == [0, 0]  # the baseline is the first position
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["baseline", "D6", "D9"]
+
+
 def test_load_run_names_the_missing_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere")):
         report.load_run(tmp_path / "nowhere")
