@@ -327,8 +327,29 @@ def load_hub_split(
     if hub_split not in task.hub_splits:
         raise ValueError(f"split {split!r} is not one of {', '.join(task.hub_splits)} (or dev)")
     config = task.hub_config(language)
-    raw = datasets.load_dataset(task.hub_repo, config, split=hub_split, cache_dir=cache_dir)
+    available = task.hub_splits_of(language)
+    if hub_split not in available:
+        raise DataError(
+            f"{task.hub_repo} config {config} has no {hub_split} split; it has {', '.join(available)}"
+        )
+    try:
+        raw = datasets.load_dataset(task.hub_repo, config, split=hub_split, cache_dir=cache_dir)
+    except ConnectionError as error:  # also huggingface_hub's OfflineModeIsEnabled
+        raise DataError(_offline_message(task, config, hub_split)) from error
     return _from_hub(task, raw, f"{task.hub_repo} config {config} split {hub_split}")
+
+
+def _offline_message(task: Task, config: str, split: str) -> str:
+    if datasets.config.HF_HUB_OFFLINE:
+        problem = "HF_HUB_OFFLINE=1 is set and it is not in the datasets cache"
+    else:
+        # datasets has retried by now; HF_HUB_OFFLINE=1 fails at the first try.
+        problem = "the Hugging Face Hub cannot be reached (no network?; HF_HUB_OFFLINE=1 fails at once)"
+    return (
+        f"cannot load {task.hub_repo} config {config} split {split}: {problem}. Offline, give the data as files: "
+        "--data_dir with <split>-<lang>.tsv files (XTREME layout), or --train_file, --validation_file "
+        "and --eval_files"
+    )
 
 
 def parse_eval_files(spec: str) -> dict[str, Path]:

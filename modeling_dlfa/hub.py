@@ -285,7 +285,7 @@ def eval_results(results: dict) -> list[EvalResult]:
             dataset_name=f"{display} ({code})",
             dataset_config=_dataset_config(task, code),
             metric_name=metric_display,
-            metric_value=score,
+            metric_value=round(score, 2),
             **common,
         )
         for code, score in results["languages"].items()
@@ -293,7 +293,7 @@ def eval_results(results: dict) -> list[EvalResult]:
     average = EvalResult(
         dataset_name=f"{display} (macro average over {len(per_language)} languages)",
         metric_name=f"{metric_display}, macro average",
-        metric_value=results["average"],
+        metric_value=round(results["average"], 2),
         **common,
     )
     return [*per_language, average]

@@ -186,6 +186,13 @@ def results_markdown(results: dict) -> str:
         f"training examples: {results.get('num_train_examples', MISSING)}; "
         f"seed: {results.get('seed', MISSING)}."
     )
+    heldout = results.get("heldout")
+    if heldout:
+        details += f" Held out of the training file: {heldout['count']} rows (seed {heldout['seed']})"
+        details += "; every language is scored on those rows." if heldout.get("parallel") else "."
+    skipped = results.get("skipped_languages")
+    if skipped:
+        details += " Not evaluated: " + "; ".join(f"{code} ({why})" for code, why in skipped.items()) + "."
     return (
         "\n\n".join(
             [

@@ -65,12 +65,27 @@ SUBSET_SEED = 0
 
 @dataclass
 class TaskData:
-    """Raw datasets in the internal format, and where each came from."""
+    """Raw datasets in the internal format, and where each came from.
+
+    Every dataset carries `row`, its examples' positions in the file (or Hub split) they were read from,
+    which subsets keep; the features leave it out, so it never reaches the model.
+    """
 
     train: datasets.Dataset | None = None
     dev: datasets.Dataset | None = None
     evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # With --dev_holdout: the rows held out of the training file, as recorded in results.json.
+    heldout: dict | None = None
+    # Languages left out of the evaluation, with the reason.
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+ROW_COLUMN = "row"
+
+
+def _numbered(dataset: datasets.Dataset) -> datasets.Dataset:
+    return dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
 
 
 def _subset(dataset: datasets.Dataset, limit: int | None) -> datasets.Dataset:
@@ -79,18 +94,23 @@ def _subset(dataset: datasets.Dataset, limit: int | None) -> datasets.Dataset:
     return dataset.shuffle(seed=SUBSET_SEED).select(range(limit))
 
 
+def _read(task: Task, path: str | os.PathLike) -> datasets.Dataset:
+    return _numbered(read_file(task, path))
+
+
 def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]]):
     """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
     xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
     path = files.get(xtreme_split, {}).get(language)
     if path is not None:
-        return read_file(task, path), str(path)
+        return _read(task, path), str(path)
     if files:
         raise DataError(
             f"the data folder has no {xtreme_split}-{language}.tsv for {task.name}; it has "
             f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
         )
-    return load_hub_split(task, language, split), f"{task.hub_repo} ({task.hub_config(language)}, {split})"
+    dataset = load_hub_split(task, language, split)
+    return _numbered(dataset), f"{task.hub_repo} ({task.hub_config(language)}, {split})"
 
 
 def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_files) -> list[str]:
@@ -100,6 +120,18 @@ def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_
     if eval_files:
         return list(eval_files)
     return list(task.languages)
+
+
+def _same_rows(task: Task, dataset: datasets.Dataset, source: str, data: TaskData) -> datasets.Dataset:
+    """The rows of a parallel file that were held out of the training file (its translations)."""
+    expected = data.heldout["file_rows"]
+    if len(dataset) != expected:
+        raise DataError(
+            f"{source} has {len(dataset)} examples but {data.sources['train']} has {expected}: {task.name} "
+            "files are line-aligned translations (row i of each is the same item), so only a file of the same "
+            "length can be scored on the held-out rows"
+        )
+    return dataset.select(data.dev[ROW_COLUMN])
 
 
 def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> TaskData:
@@ -116,7 +148,7 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
 
     if training:
         if data_args.train_file:
-            data.train, data.sources["train"] = read_file(task, data_args.train_file), data_args.train_file
+            data.train, data.sources["train"] = _read(task, data_args.train_file), data_args.train_file
         else:
             data.train, data.sources["train"] = _hub_or_file(task, language, data_args.train_split, files)
     if data_args.dev_holdout:
@@ -127,35 +159,58 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
                 f"--dev_holdout {data_args.dev_holdout} leaves nothing to train on: "
                 f"{data.sources['train']} has {len(data.train)} examples"
             )
+        file_rows = len(data.train)
         split = data.train.train_test_split(test_size=data_args.dev_holdout, seed=SUBSET_SEED)
         data.train, data.dev = split["train"], split["test"]
         data.sources["dev"] = f"{data_args.dev_holdout} examples held out of {data.sources['train']}"
+        data.heldout = {
+            "count": data_args.dev_holdout,
+            "seed": SUBSET_SEED,
+            "file_rows": file_rows,
+            "rows": sorted(data.dev[ROW_COLUMN]),
+        }
     elif data_args.validation_file:
-        data.dev, data.sources["dev"] = read_file(task, data_args.validation_file), data_args.validation_file
+        data.dev, data.sources["dev"] = _read(task, data_args.validation_file), data_args.validation_file
     elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
         # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
         data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files)
     if data.train is not None:
+        # Drawn from the rows left for training: never from the held-out ones.
         data.train = _subset(data.train, data_args.max_train_samples)
     if data.dev is not None:
         data.dev = _subset(data.dev, data_args.max_eval_samples)
 
+    trained_on_dev = data_args.dev_holdout and data_args.train_split == "validation"
+    # Every other language's dev file holds translations of the rows trained on: only the held-out
+    # rows (the very ones the training language is scored on) are zero-shot.
+    same_rows = trained_on_dev and task.parallel and data_args.eval_split == "validation"
+    if data.heldout is not None:
+        data.heldout.update(parallel=bool(same_rows), evaluated_rows=sorted(data.dev[ROW_COLUMN]))
     available = _available_eval_languages(task, data_args, files, eval_files)
-    if data_args.dev_holdout and data_args.train_split == "validation":
+    if trained_on_dev:
         # The rest of this dev file was trained on: the held-out part is the training language's test bed.
         available = sorted(set(available) | {language})
     wanted = data_args.eval_languages or ",".join(available)
     for code in check_languages(task, wanted, available=available):
-        if code == language and data_args.dev_holdout and data_args.train_split == "validation":
+        if code == language and trained_on_dev:
             data.evaluation[code], data.sources[code] = data.dev, data.sources["dev"]
-        elif code in eval_files:
-            data.evaluation[code], data.sources[code] = (
-                read_file(task, eval_files[code]),
-                str(eval_files[code]),
-            )
+            continue
+        if code in eval_files:
+            data.evaluation[code], data.sources[code] = _read(task, eval_files[code]), str(eval_files[code])
+        elif not files and data_args.eval_split not in task.hub_splits_of(code):
+            data.skipped[code] = f"no {data_args.eval_split} split on {task.hub_repo}"
+            continue
         else:
             data.evaluation[code], data.sources[code] = _hub_or_file(task, code, data_args.eval_split, files)
+        if same_rows:
+            data.evaluation[code] = _same_rows(task, data.evaluation[code], data.sources[code], data)
         data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)
+    if data.skipped:
+        logger.warning(
+            "Not evaluated: %s", "; ".join(f"{code} ({reason})" for code, reason in data.skipped.items())
+        )
+    if not data.evaluation:
+        raise DataError(f"no language left to evaluate: {', '.join(data.skipped)} skipped")
     for name, dataset in [("train", data.train), ("dev", data.dev), *data.evaluation.items()]:
         if dataset is not None and len(dataset) == 0:
             raise DataError(f"{data.sources[name]}: no examples")
@@ -619,6 +674,7 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
         "metric_display": task.metric_display,
         "eval_split": data_args.eval_split,
         "languages": scores,
+        "skipped_languages": prepared.data.skipped,
         "average": macro_average(scores),
         "average_without_train_language": macro_average(others) if others else None,
         "groups": {
@@ -629,6 +685,7 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
         "num_truncated": {code: int(sum(f["truncated"])) for code, f in prepared.eval_features.items()},
         "num_train_examples": len(prepared.train_features) if training_args.do_train else 0,
         "data_sources": prepared.data.sources,
+        "heldout": prepared.data.heldout,
         "seed": training_args.seed,
         "training": {**_training_summary(training_args), "max_seq_length": data_args.max_seq_length},
         "versions": _versions(),

@@ -512,3 +512,43 @@ def test_hub_bad_split_or_language_fail_before_loading(monkeypatch):
     with pytest.raises(ValueError, match="no config for language 'wo'"):
         load_hub_split("udpos", "wo", "test")
     assert hub.calls == []
+
+
+def test_hub_language_without_the_split_fails_before_loading(monkeypatch):
+    # google/xtreme has no UD dev set for Kazakh (train and test only) nor for Thai (test only).
+    hub = FakeHub(None)
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    with pytest.raises(
+        DataError, match="google/xtreme config udpos.Kazakh has no validation split; it has train, test"
+    ):
+        load_hub_split("udpos", "kk", "dev")
+    with pytest.raises(DataError, match="udpos.Thai has no train split; it has test"):
+        load_hub_split("udpos", "th", "train")
+    assert hub.calls == []
+
+
+class UnreachableHub:
+    """load_dataset without a network: datasets raises ConnectionError (OfflineModeIsEnabled is one too)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, path, name=None, split=None, cache_dir=None):
+        self.calls += 1
+        raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)")
+
+
+@pytest.mark.parametrize(
+    ("offline", "problem"),
+    [(True, "HF_HUB_OFFLINE=1 is set and it is not in the datasets cache"), (False, "cannot be reached")],
+)
+def test_hub_unreachable_names_the_offline_way(monkeypatch, offline, problem):
+    hub = UnreachableHub()
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", offline)
+    with pytest.raises(DataError) as caught:
+        load_hub_split("xnli", "de", "validation")
+    message = str(caught.value)
+    assert "cannot load facebook/xnli config de split validation" in message and problem in message
+    assert "--data_dir" in message and "--train_file" in message
+    assert hub.calls == 1

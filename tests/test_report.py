@@ -111,6 +111,24 @@ def test_results_markdown_lists_every_language_and_group() -> None:
         assert line in text
 
 
+def test_results_markdown_shows_every_metric_held_out_rows_and_skipped_languages() -> None:
+    languages = {"en": 200 / 3, "zh": 50.0}
+    results = make_results(languages, task="panx", metric="span_f1") | {
+        "metrics": {
+            "en": {"span_f1": 200 / 3, "span_precision": 100.0, "span_recall": 50.0},
+            "zh": {"span_f1": 50.0, "span_precision": 40.0, "span_recall": 200 / 3},
+        },
+        "heldout": {"count": 500, "seed": 0, "parallel": True, "rows": [3, 9]},
+        "skipped_languages": {"kk": "no validation split on google/xtreme"},
+    }
+    text = report.results_markdown(results)
+    assert "| language | group | span_f1 | precision | recall | examples |" in text
+    assert "| en | enf | 66.67 | 100.00 | 50.00 | 2490 |" in text
+    assert "| zh | noenf | 50.00 | 40.00 | 66.67 | 2490 |" in text
+    assert "Held out of the training file: 500 rows (seed 0); every language is scored on those rows." in text
+    assert "Not evaluated: kk (no validation split on google/xtreme)." in text
+
+
 def test_terminal_summary_fits_100_columns_for_40_languages() -> None:
     results = make_results(forty_languages(), model="/very/long/checkpoint/path/" + "x" * 120)
     text = report.terminal_summary(results)

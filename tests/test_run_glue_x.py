@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import seqeval.metrics
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -97,7 +98,8 @@ def test_sequence_run_writes_every_output(xnli_run, tiny_bert_dir):
     records = [json.loads(line) for line in (xnli_run / "predictions" / "fr.jsonl").read_text().splitlines()]
     assert len(records) == 12
     accuracy = 100 * sum(r["label"] == r["prediction"] for r in records) / len(records)
-    assert round(accuracy, 2) == results["languages"]["fr"]
+    assert accuracy == pytest.approx(results["languages"]["fr"]) == results["metrics"]["fr"]["accuracy"]
+    assert results["heldout"] is None and results["skipped_languages"] == {}
     model = AutoModelForSequenceClassification.from_pretrained(xnli_run).eval()
     tokenizer = AutoTokenizer.from_pretrained(xnli_run)
     with torch.no_grad():
@@ -168,8 +170,20 @@ def test_token_task_from_files_one_by_one(tmp_path, tiny_bert_dir):
     assert results["num_examples"] == {"de": 7, "en": 6}
     records = [json.loads(line) for line in (output / "predictions" / "de.jsonl").read_text().splitlines()]
     assert all(len(r["tokens"]) == len(r["labels"]) == len(r["predictions"]) for r in records)
+    # Precision and recall per language beside F1, as seqeval computes them from the predictions.
+    gold, guessed = [r["labels"] for r in records], [r["predictions"] for r in records]
+    assert results["metrics"]["de"] == pytest.approx(
+        {
+            "span_f1": 100 * seqeval.metrics.f1_score(gold, guessed),
+            "span_precision": 100 * seqeval.metrics.precision_score(gold, guessed),
+            "span_recall": 100 * seqeval.metrics.recall_score(gold, guessed),
+        }
+    )
+    assert results["metrics"]["de"]["span_f1"] == results["languages"]["de"]
+    assert "| precision | recall |" in (output / "results.md").read_text()
 
 
+@pytest.mark.filterwarnings("ignore:.*seems not to be NE tag")
 def test_udpos_from_conllu(tmp_path, tiny_bert_dir):
     train = write_conllu(tmp_path / "en_train.conllu", 16, seed=1)
     dev = write_conllu(tmp_path / "en_dev.conllu", 5, seed=2)
@@ -185,6 +199,19 @@ def test_udpos_from_conllu(tmp_path, tiny_bert_dir):
     assert results["metrics"]["fr"]["span_f1"] == results["languages"]["fr"]
     assert "token accuracy" in (output / "results.md").read_text()
     records = [json.loads(line) for line in (output / "predictions" / "fr.jsonl").read_text().splitlines()]
+    gold, guessed = [r["labels"] for r in records], [r["predictions"] for r in records]
+    correct = sum(
+        g == p
+        for tags, guesses in zip(gold, guessed, strict=True)
+        for g, p in zip(tags, guesses, strict=True)
+    )
+    assert results["metrics"]["fr"] == pytest.approx(
+        {
+            "span_f1": 100 * seqeval.metrics.f1_score(gold, guessed),
+            "token_accuracy": 100 * correct / sum(map(len, gold)),
+        }
+    )
+    assert results["languages"]["fr"] == results["metrics"]["fr"]["span_f1"]
     # Words come from the integer-ID lines only: the range 2-3 and the empty node 1.1 are not words.
     gold_words = sum(
         1
@@ -233,19 +260,37 @@ def test_compare_refuses_runs_of_different_tasks(tmp_path, xnli_run, capsys):
 def test_dev_holdout_trains_on_part_of_a_dev_file(tmp_path, tiny_bert_dir):
     data = tmp_path / "data"
     write_pairs(data / "dev-en.tsv", 30, seed=1)
-    write_pairs(data / "dev-de.tsv", 8, seed=2)
+    write_pairs(data / "dev-de.tsv", 30, seed=2)
     output = tmp_path / "holdout"
     assert run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
                    "--data_dir", data, "--train_split", "validation", "--dev_holdout", "10",
                    "--output_dir", output, *FAST) == 0  # fmt: skip
     results = read_results(output)
     assert results["num_train_examples"] == 20
-    assert results["num_examples"] == {"de": 8, "en": 10}
-    held_out = {
-        json.dumps([r["text_a"], r["text_b"]])
-        for r in map(json.loads, (output / "predictions/en.jsonl").read_text().splitlines())
-    }
-    assert len(held_out) <= 10
+    assert results["num_examples"] == {"de": 10, "en": 10}
+    heldout = results["heldout"]
+    assert heldout["count"] == 10 and heldout["seed"] == 0 and heldout["parallel"] is True
+    assert len(heldout["rows"]) == 10 and heldout["evaluated_rows"] == heldout["rows"]
+    # XNLI files are translations row by row: German is scored on the held-out rows only.
+    for language in ("en", "de"):
+        lines = (data / f"dev-{language}.tsv").read_text().splitlines()
+        expected = sorted(lines[row].rsplit("\t", 1)[0] for row in heldout["rows"])
+        records = map(json.loads, (output / f"predictions/{language}.jsonl").read_text().splitlines())
+        assert sorted(f"{r['text_a']}\t{r['text_b']}" for r in records) == expected, language
+    assert "every language is scored on those rows" in (output / "results.md").read_text()
+
+
+def test_dev_holdout_refuses_a_parallel_file_of_another_length(tmp_path, tiny_bert_dir, capsys):
+    data = tmp_path / "data"
+    write_pairs(data / "dev-en.tsv", 30, seed=1)
+    write_pairs(data / "dev-de.tsv", 29, seed=2)
+    code = run_cli("--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+                   "--data_dir", data, "--train_split", "validation", "--dev_holdout", "10",
+                   "--output_dir", tmp_path / "out", *FAST)  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"{data / 'dev-de.tsv'} has 29 examples but {data / 'dev-en.tsv'} has 30" in error
+    assert not (tmp_path / "out" / "results.json").exists()
 
 
 def test_json_argument_file(tmp_path, tiny_bert_dir, xnli_dir, capsys):
@@ -359,3 +404,18 @@ def test_predictions_stay_in_example_order_with_length_grouping(tmp_path, tiny_b
             expected.append([task.labels[int(predicted[first[word]])] for word in range(len(tokens))])
     assert len({tag for row in expected for tag in row}) > 1
     assert [record["predictions"] for record in records] == expected
+
+
+def test_hub_languages_without_the_split_are_listed_in_the_results(tmp_path, tiny_bert_dir, monkeypatch):
+    import datasets
+
+    from .test_task_data import XtremeHub
+
+    monkeypatch.setattr(datasets, "load_dataset", XtremeHub({"udpos.Thai": ("train", "validation")}))
+    output = tmp_path / "pos-hub"
+    assert run_cli("--task_name", "udpos", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "none",
+                   "--eval_languages", "en,th,de", "--output_dir", output, *FAST) == 0  # fmt: skip
+    results = read_results(output)
+    assert list(results["languages"]) == ["en", "de"]
+    assert results["skipped_languages"] == {"th": "no validation split on google/xtreme"}
+    assert "Not evaluated: th (no validation split on google/xtreme)" in (output / "results.md").read_text()

@@ -30,6 +30,30 @@ def test_the_four_tasks():
     assert all(task.metric_display for task in TASKS.values())
 
 
+def test_parallel_tasks():
+    # XNLI and PAWS-X dev/test files are line-aligned translations; PAN-X and UD are independent corpora.
+    assert {name: task.parallel for name, task in TASKS.items()} == {
+        "xnli": True,
+        "pawsx": True,
+        "panx": False,
+        "udpos": False,
+    }
+
+
+def test_hub_splits_per_language():
+    udpos = TASKS["udpos"]
+    assert udpos.hub_splits_of("en") == ("train", "validation", "test")
+    assert udpos.hub_splits_of("kk") == ("train", "test")
+    assert [code for code in udpos.languages if "validation" not in udpos.hub_splits_of(code)] == [
+        "kk",
+        "th",
+        "tl",
+        "yo",
+    ]
+    assert all(set(udpos.hub_splits_of(code)) <= set(udpos.hub_splits) for code in udpos.languages)
+    assert TASKS["xnli"].hub_splits_of("sw") == ("train", "validation", "test")
+
+
 def test_labels_in_hub_id_order():
     assert TASKS["xnli"].labels == ("entailment", "neutral", "contradiction")
     assert TASKS["pawsx"].labels == ("0", "1")
