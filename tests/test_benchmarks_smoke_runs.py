@@ -136,7 +136,9 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     monkeypatch.setattr(dlfa_experiment, "LAYERS", {"xnli": (1,)})
     monkeypatch.setattr(dlfa_experiment, "LANGUAGES", {"xnli": "en,de,fr"})
     monkeypatch.setattr(dlfa_experiment, "HOLDOUT", 8)
-    monkeypatch.setattr(dlfa_experiment, "RECIPE", {"xnli": {"train": None, "eval": 8, "epochs": 1}})
+    monkeypatch.setattr(
+        dlfa_experiment, "RECIPE", {"xnli": {"train": None, "eval": 8, "epochs": 1, "learning_rate": "1e-3"}}
+    )
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     records, output = tmp_path / "records", tmp_path / "report" / "dlfa_experiment.md"
     args = ["--tasks", "xnli", "--seeds", "1,2", "--model", str(tiny_bert_dir), "--data_dir", str(data.parent),
