@@ -5,6 +5,17 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+# Flags for a short run_glue_x.py training on the tiny backbone.
+FAST = [
+    "--num_train_epochs",
+    "1",
+    "--per_device_train_batch_size",
+    "8",
+    "--learning_rate",
+    "1e-3",
+    "--seed",
+    "7",
+]
 WORDS = ["the", "cat", "dog", "house", "is", "red", "blue", "big", "not", "a"]
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 NER_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")

@@ -12,18 +12,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from run_glue_x import main
 
-from .fixtures import write_panx_dir, write_xnli_dir
-
-FAST = [
-    "--num_train_epochs",
-    "1",
-    "--per_device_train_batch_size",
-    "8",
-    "--learning_rate",
-    "1e-3",
-    "--seed",
-    "3",
-]
+from .fixtures import FAST, write_panx_dir, write_xnli_dir
 
 
 @pytest.fixture(scope="module")

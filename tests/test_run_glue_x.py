@@ -16,18 +16,7 @@ from modeling_dlfa.metrics import macro_average
 from run_glue_x import main
 
 from .conftest import REPO_ROOT
-from .fixtures import write_conllu, write_pairs, write_tagged, write_xnli_dir
-
-FAST = [
-    "--num_train_epochs",
-    "1",
-    "--per_device_train_batch_size",
-    "8",
-    "--learning_rate",
-    "1e-3",
-    "--seed",
-    "7",
-]
+from .fixtures import FAST, write_conllu, write_pairs, write_tagged, write_xnli_dir
 
 
 def run_cli(*args: str) -> int:
