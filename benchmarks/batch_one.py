@@ -32,7 +32,7 @@ from modeling_dlfa import DLFAForTokenClassification  # noqa: E402
 from modeling_dlfa.atomic import write_json, write_text  # noqa: E402
 from modeling_dlfa.data import read_file  # noqa: E402
 from modeling_dlfa.offline import default_backbone_dir  # noqa: E402
-from modeling_dlfa.statistics import summarize  # noqa: E402
+from modeling_dlfa.statistics import paired_difference, summarize  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "xtreme" / "udpos"
 SCRATCH = Path.home() / ".cache" / "modeling_dlfa" / "benchmarks" / "batch_one"
@@ -79,13 +79,20 @@ def gate_statistics(run_dir: Path, sentences: list[list[str]]) -> dict:
         global_magnitudes.append(captured["W_global"].abs().flatten())
     for hook in hooks:
         hook.remove()
-    running_var = aif.global_context.expand_norm.running_var
+    # The `layer` global branch keeps no running statistics (it normalises each example on its own).
+    running_var = getattr(aif.global_context.expand_norm, "running_var", None)
     return {
         "saturated_gate_share": saturated / total,
         "median_abs_W_global": float(torch.cat(global_magnitudes).median()),
-        "global_running_var_min": float(running_var.min()),
-        "global_running_var_median": float(running_var.median()),
+        "global_running_var_min": None if running_var is None else float(running_var.min()),
+        "global_running_var_median": None if running_var is None else float(running_var.median()),
     }
+
+
+def _running_var(run: dict) -> str:
+    if run["global_running_var_min"] is None:
+        return "none kept"
+    return f"{run['global_running_var_min']:.2e} / {run['global_running_var_median']:.2e}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,14 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         lines.append(
             f"| {run['shape']} | {run['seed']} | {run['dev_en']:.2f} | {100 * run['saturated_gate_share']:.2f}% | "
-            f"{run['median_abs_W_global']:.3f} | {run['global_running_var_min']:.2e} / "
-            f"{run['global_running_var_median']:.2e} | {run['wall_seconds']:.0f} s |"
+            f"{run['median_abs_W_global']:.3f} | {_running_var(run)} | {run['wall_seconds']:.0f} s |"
         )
     lines.append("")
     for name in SHAPES:
         summary = summarize(run["dev_en"] for run in runs if run["shape"] == name)
         spread = f" ± {summary.std:.2f}" if summary.std is not None else ""
         lines.append(f"- {name}: en dev {summary.mean:.2f}{spread} over {summary.n} seeds")
+    by_shape = [{run["seed"]: run["dev_en"] for run in runs if run["shape"] == name} for name in SHAPES]
+    if len(by_shape[0]) >= 2:
+        delta = paired_difference(by_shape[1], by_shape[0])
+        lines.append(
+            f"- paired Δ (1 x 8 accumulation − batch 8): {delta.mean:+.2f}, 95% interval "
+            f"[{delta.ci_low:+.2f}, {delta.ci_high:+.2f}] over {delta.n} seeds"
+        )
     lines.append("")
     write_json(output.with_suffix(".json"), {"versions": versions(), "runs": runs})
     write_text(output, "\n".join(lines))

@@ -10,6 +10,7 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_dlfa import FUSION_GATES, FUSION_INITS, GLOBAL_NORMS
+from .features import LABEL_PIECES
 
 SWEEP_BACKENDS = ("local", "ray")
 
@@ -38,10 +39,11 @@ class ModelArguments:
         },
     )
     aif_global_norm: str = field(
-        default="batch",
+        default="layer",
         metadata={
-            "help": "Normalisation of the AIF's global branch: 'batch' (the paper) or 'layer' (per example, "
-            "independent of the batch: for one or a few examples per device).",
+            "help": "Normalisation of the AIF's global branch: 'layer' (per example, so what the model learns "
+            "does not depend on the per-device batch size) or 'batch' (the paper's BatchNorm; measured to "
+            "train differently at one example per device).",
             "choices": GLOBAL_NORMS,
         },
     )
@@ -105,7 +107,22 @@ class DataArguments:
             "its evaluation set (they are never trained on)."
         },
     )
-    max_seq_length: int = field(default=128, metadata={"help": "Longer inputs are truncated (and counted)."})
+    max_seq_length: int = field(
+        default=128,
+        metadata={
+            "help": "Longer sentence pairs are truncated (and counted); longer tagged sentences are split into "
+            "windows of whole words that fit, and their predictions stitched back."
+        },
+    )
+    label_piece: str = field(
+        default=LABEL_PIECES[0],
+        metadata={
+            "help": "Tagging tasks: the sub-token of each word that carries its label and prediction. "
+            "'first_with_text' skips a bare sentencepiece '▁' that starts a longer word (common for CJK with "
+            "XLM-R vocabularies); 'first' is XTREME's rule.",
+            "choices": LABEL_PIECES,
+        },
+    )
     pad_to_max_length: bool = field(
         default=False, metadata={"help": "Pad every example to max_seq_length instead of per batch."}
     )

@@ -269,7 +269,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
         fusion_layer: int | None,
         fusion_gate: str = "paper",
         fusion_init: str = "paper",
-        aif_global_norm: str = "batch",
+        aif_global_norm: str = "layer",
         aif_reduction: int = 4,
         classifier_dropout: float | None = None,
         num_labels: int | None = None,
@@ -280,7 +280,9 @@ class DLFAPreTrainedModel(PreTrainedModel):
         """Build a DLFA model from a plain encoder checkpoint (mBERT, XLM-R, DistilBERT, DeBERTa, ...).
 
         Every backbone weight is loaded, and the checkpoint's pooler where it has one; only the fusion module
-        and the classifier are new. Extra keyword arguments go to `from_pretrained` (`revision`, `dtype`,
+        and the classifier are new. New models normalise the AIF's global branch per example
+        (`aif_global_norm="layer"`), so batch size does not change what they learn; `DLFAConfig`'s own default
+        stays the paper's `"batch"`, which every checkpoint saved before that field existed uses. Extra keyword arguments go to `from_pretrained` (`revision`, `dtype`,
         `attn_implementation`, `output_loading_info`, ...).
         """
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}

@@ -44,8 +44,8 @@ from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, Sw
 from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
-from .features import IGNORE_INDEX, MODEL_COLUMNS, tokenize
-from .metrics import compute_metrics, compute_score, macro_average
+from .features import IGNORE_INDEX, MODEL_COLUMNS, num_split_examples, num_truncated_examples, tokenize
+from .metrics import compute_metrics, macro_average
 from .modeling_dlfa import DLFAForSequenceClassification, DLFAForTokenClassification
 from .optimization import parameter_groups
 from .tasks import SEQUENCE, Task, check_languages, get_task, language_groups
@@ -345,63 +345,63 @@ def _model_inputs(features: datasets.Dataset) -> datasets.Dataset:
     return features.select_columns([column for column in MODEL_COLUMNS if column in features.column_names])
 
 
-def _dev_metric(task: Task):
+def score_predictions(task: Task, raw: datasets.Dataset, features: datasets.Dataset, predicted):
+    """(every metric of the task, one prediction per example, words left unpredicted): the one scorer of checkpoint selection
+    and evaluation. `predicted` holds the argmax of every feature row, in feature order. A long sentence's
+    windows are stitched back: each word is read at its label piece, held by exactly one window. Words that
+    left no piece (characters the tokenizer drops) get the task's first label, so every gold word is scored."""
+    example_ids = features["example_id"]
+    if task.kind == SEQUENCE:
+        guesses = [None] * len(raw)
+        for example, row in zip(example_ids, predicted, strict=True):
+            guesses[example] = int(row)
+        return compute_metrics(task, guesses, raw["label"]), guesses, 0
+    tags = [[None] * len(row) for row in raw["tags"]]
+    for example, word_ids, labels, row in zip(
+        example_ids, features["word_ids"], features["labels"], predicted, strict=True
+    ):
+        for position, label in enumerate(labels):
+            if label != IGNORE_INDEX:
+                tags[example][word_ids[position]] = task.labels[int(row[position])]
+    unpredicted = sum(tag is None for row in tags for tag in row)
+    predictions = [[task.labels[0] if tag is None else tag for tag in row] for row in tags]
+    references = [[task.labels[tag] for tag in row] for row in raw["tags"]]
+    return compute_metrics(task, predictions, references), predictions, unpredicted
+
+
+def _dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
     """compute_metrics for the Trainer: the task's score on the training language's dev set."""
 
     def compute(prediction: EvalPrediction) -> dict[str, float]:
         predicted = np.argmax(prediction.predictions, axis=-1)
-        if task.kind == SEQUENCE:
-            return {"score": compute_score(task, predicted.tolist(), prediction.label_ids.tolist())}
-        references, predictions = [], []
-        for row_predicted, row_labels in zip(predicted, prediction.label_ids, strict=True):
-            keep = row_labels != IGNORE_INDEX
-            references.append([task.labels[label] for label in row_labels[keep]])
-            predictions.append([task.labels[label] for label in row_predicted[keep]])
-        return {"score": compute_score(task, predictions, references)}
+        return {"score": score_predictions(task, raw, features, predicted)[0][task.metric]}
 
     return compute
 
 
-def _word_predictions(task: Task, predicted: np.ndarray, word_ids: list[int], num_words: int) -> list[str]:
-    """One tag per word, read at its first sub-token. Words that left no sub-token (cut by truncation, or
-    invisible characters the tokenizer drops) get the task's first label, so every gold word is scored."""
-    tags = [task.labels[0]] * num_words
-    seen = set()
-    for position, word in enumerate(word_ids):
-        if word >= 0 and word not in seen:
-            seen.add(word)
-            tags[word] = task.labels[int(predicted[position])]
-    return tags
-
-
 def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, features: datasets.Dataset):
-    """(every metric of the task, prediction records) for one language. Examples run sorted by length, so
-    batches pad little."""
+    """(every metric of the task, prediction records, unpredicted words) for one language. Feature rows run
+    sorted by length, so batches pad little."""
     order = np.argsort(np.asarray(features["length"]), kind="stable")
-    output = trainer.predict(_model_inputs(features.select(order)), metric_key_prefix="predict")
+    # Without labels: the score is computed here, over words; the Trainer's compute_metrics is the dev set's.
+    inputs = _model_inputs(features.select(order)).remove_columns("labels")
+    output = trainer.predict(inputs, metric_key_prefix="predict")
     predicted_sorted = np.argmax(output.predictions, axis=-1)
     predicted = [None] * len(order)
     for sorted_position, original in enumerate(order):
         predicted[original] = predicted_sorted[sorted_position]
+    metrics, guesses, unpredicted = score_predictions(task, raw, features, predicted)
     if task.kind == SEQUENCE:
-        guesses = [int(row) for row in predicted]
-        metrics = compute_metrics(task, guesses, raw["label"])
         records = [
             {"text_a": a, "text_b": b, "label": task.labels[gold], "prediction": task.labels[guess]}
             for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
         ]
-        return metrics, records
-    references = [[task.labels[tag] for tag in tags] for tags in raw["tags"]]
-    predictions = [
-        _word_predictions(task, row, word_ids, len(tags))
-        for row, word_ids, tags in zip(predicted, features["word_ids"], raw["tags"], strict=True)
-    ]
-    metrics = compute_metrics(task, predictions, references)
-    records = [
-        {"tokens": tokens, "labels": gold, "predictions": guess}
-        for tokens, gold, guess in zip(raw["tokens"], references, predictions, strict=True)
-    ]
-    return metrics, records
+    else:
+        records = [
+            {"tokens": tokens, "labels": [task.labels[tag] for tag in tags], "predictions": guess}
+            for tokens, tags, guess in zip(raw["tokens"], raw["tags"], guesses, strict=True)
+        ]
+    return metrics, records, unpredicted
 
 
 def _write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
@@ -571,6 +571,7 @@ def prepare(model_args: ModelArguments, data_args: DataArguments, training: bool
             cache_dir=data_args.features_cache_dir,
             overwrite_cache=data_args.overwrite_cache,
             description=description,
+            label_piece=data_args.label_piece,
         )
 
     language = data_args.train_language
@@ -614,7 +615,11 @@ def run_setting(
         eval_dataset=_model_inputs(prepared.dev_features) if prepared.dev_features is not None else None,
         processing_class=prepared.tokenizer,
         data_collator=_collator(task, prepared.tokenizer, data_args.pad_to_max_length),
-        compute_metrics=_dev_metric(task),
+        compute_metrics=(
+            _dev_metric(task, prepared.data.dev, prepared.dev_features)
+            if prepared.dev_features is not None
+            else None
+        ),
     )
     started = time.perf_counter()
     split_metrics = {}
@@ -627,19 +632,20 @@ def run_setting(
     if prepared.dev_features is not None:
         split_metrics["eval"] = trainer.evaluate()
         dev_score = split_metrics["eval"]["eval_score"]
-    scores, metrics, num_examples = {}, {}, {}
+    scores, metrics, counts = {}, {}, {"num_examples": {}, "num_unpredicted_words": {}}
     for language, features in prepared.eval_features.items():
-        logger.info("Evaluating %s (%d examples)", language, len(features))
-        metrics[language], records = predict_language(
-            trainer, task, prepared.data.evaluation[language], features
+        raw = prepared.data.evaluation[language]
+        logger.info("Evaluating %s (%d examples, %d rows)", language, len(raw), len(features))
+        metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
+            trainer, task, raw, features
         )
         scores[language] = metrics[language][task.metric]
-        num_examples[language] = len(features)
+        counts["num_examples"][language] = len(raw)
         if training_args.should_save:
             _write_predictions(output_dir, language, records)
     eval_seconds = time.perf_counter() - started
 
-    results = _results(prepared, model_args, data_args, training_args, model, scores, num_examples)
+    results = _results(prepared, model_args, data_args, training_args, model, scores, counts)
     results["metrics"] = metrics
     results.update(
         train_dev_score=dev_score,
@@ -656,7 +662,7 @@ def run_setting(
     return results
 
 
-def _results(prepared, model_args, data_args, training_args, model, scores, num_examples) -> dict:
+def _results(prepared, model_args, data_args, training_args, model, scores, counts) -> dict:
     task, config = prepared.task, model.config
     language = data_args.train_language
     groups = language_groups(scores)
@@ -681,13 +687,20 @@ def _results(prepared, model_args, data_args, training_args, model, scores, num_
             group: macro_average({code: scores[code] for code in codes}) for group, codes in groups.items()
         },
         "group_members": groups,
-        "num_examples": num_examples,
-        "num_truncated": {code: int(sum(f["truncated"])) for code, f in prepared.eval_features.items()},
-        "num_train_examples": len(prepared.train_features) if training_args.do_train else 0,
+        "num_examples": counts["num_examples"],
+        "num_truncated": {code: num_truncated_examples(f) for code, f in prepared.eval_features.items()},
+        # Token tasks: sentences longer than max_seq_length, split into windows; words no window predicted.
+        "num_split_sentences": {code: num_split_examples(f) for code, f in prepared.eval_features.items()},
+        "num_unpredicted_words": counts["num_unpredicted_words"],
+        "num_train_examples": len(prepared.data.train) if training_args.do_train else 0,
         "data_sources": prepared.data.sources,
         "heldout": prepared.data.heldout,
         "seed": training_args.seed,
-        "training": {**_training_summary(training_args), "max_seq_length": data_args.max_seq_length},
+        "training": {
+            **_training_summary(training_args),
+            "max_seq_length": data_args.max_seq_length,
+            "label_piece": data_args.label_piece,
+        },
         "versions": _versions(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -379,7 +379,7 @@ def test_predictions_stay_in_example_order_with_length_grouping(tmp_path, tiny_b
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),
     )
-    _, records = predict_language(trainer, task, raw, features)
+    _, records, _ = predict_language(trainer, task, raw, features)
     expected = []
     with torch.no_grad():
         for tokens in raw["tokens"]:
