@@ -78,6 +78,11 @@ def settings_for(task: str) -> dict[str, list[str]]:
     for fusion_init in ("paper", "identity"):
         for layer in LAYERS[task]:
             settings[f"{fusion_init}-D{layer}"] = ["--fusion_layer", str(layer), "--fusion_init", fusion_init]
+    # Does the new parts' own learning rate matter? The paper's best layer, new init, one rate for everything.
+    best = LAYERS[task][0]
+    settings[f"identity-D{best}-one-lr"] = [
+        *settings[f"identity-D{best}"], "--head_learning_rate", RECIPE[task]["learning_rate"]
+    ]  # fmt: skip
     return settings
 
 

@@ -145,9 +145,11 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
             "--records_dir", str(records), "--scratch_dir", str(tmp_path / "scratch"), "--output", str(output)]  # fmt: skip
     assert dlfa_experiment.main(["run", *args]) == 0
     saved = sorted(path.relative_to(records).as_posix() for path in records.rglob("*.json"))
-    assert saved == [
-        f"xnli/{s}/seed{k}.json" for s in ("baseline", "identity-D1", "paper-D1") for k in (1, 2)
-    ]
+    assert saved == sorted(
+        f"xnli/{s}/seed{k}.json"
+        for s in ("baseline", "identity-D1", "identity-D1-one-lr", "paper-D1")
+        for k in (1, 2)
+    )
     record = json.loads((records / "xnli" / "paper-D1" / "seed2.json").read_text())
     assert record["results"]["fusion_layer"] == 1 and record["results"]["seed"] == 2
     assert "--fusion_init paper" in record["command"] and "--head_learning_rate" in record["command"]
@@ -161,7 +163,9 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     assert dlfa_experiment.main(["run", *args]) == 0
 
     summary = json.loads(output.with_suffix(".json").read_text())["tasks"]["xnli"]["settings"]
-    assert set(summary) == {"baseline", "paper-D1", "identity-D1"}
+    assert set(summary) == {"baseline", "paper-D1", "identity-D1", "identity-D1-one-lr"}
+    one_lr = json.loads((records / "xnli" / "identity-D1-one-lr" / "seed1.json").read_text())["command"]
+    assert one_lr.endswith("--fusion_init identity --head_learning_rate 1e-3")
     delta = summary["paper-D1"]["delta_average"]
     assert delta["n"] == 2 and delta["ci_low"] <= delta["mean"] <= delta["ci_high"]
     baseline = {

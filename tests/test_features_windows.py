@@ -145,7 +145,9 @@ def test_stitched_predictions_are_the_model_on_each_window(tmp_path, tiny_bert_d
     assert [record["predictions"] for record in records] == expected
     assert len(set(expected[0][MAX_LENGTH:])) > 1  # past the old cut: predicted
     # Checkpoint selection scores the dev set the same way as the final evaluation.
-    assert trainer.evaluate(eval_dataset=_model_inputs(features))["eval_score"] == pytest.approx(metrics[task.metric])
+    assert trainer.evaluate(eval_dataset=_model_inputs(features))["eval_score"] == pytest.approx(
+        metrics[task.metric]
+    )
 
 
 # ------------------------------------------------------------------------------ the real files and tokenizer
