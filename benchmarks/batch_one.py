@@ -40,12 +40,18 @@ SHAPES = {"batch 8": (8, 1), "batch 1 x 8 accumulation": (1, 8)}
 
 
 def train(
-    shape: tuple[int, int], seed: int, model: str, output_dir: Path, samples: int, global_norm: str
+    shape: tuple[int, int],
+    seed: int,
+    model: str,
+    output_dir: Path,
+    samples: int,
+    global_norm: str,
+    layer: str,
 ) -> list[str]:
     batch, accumulation = shape
     args = [
         sys.executable, str(REPO_ROOT / "run_glue_x.py"), "--task_name", "udpos", "--model_name_or_path", model,
-        "--fusion_layer", "8", "--fusion_init", "paper", "--aif_global_norm", global_norm, "--data_dir", str(DATA.parent), "--eval_languages", "en",
+        "--fusion_layer", layer, "--fusion_init", "paper", "--aif_global_norm", global_norm, "--data_dir", str(DATA.parent), "--eval_languages", "en",
         "--max_train_samples", str(samples), "--max_eval_samples", "300", "--num_train_epochs", "1",
         "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
         "--learning_rate", "5e-5", "--head_learning_rate", "1e-3", "--freeze_embeddings", "--seed", str(seed),
@@ -60,6 +66,8 @@ def train(
 @torch.no_grad()
 def gate_statistics(run_dir: Path, sentences: list[list[str]]) -> dict:
     model = DLFAForTokenClassification.from_pretrained(run_dir).eval()
+    if model.config.fusion_layer is None:  # the baseline has no gates
+        return {"saturated_gate_share": None, "median_abs_W_global": None, "global_running_var_min": None}
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
     aif = model.dlfa.fusion.aif
     captured: dict[str, torch.Tensor] = {}
@@ -89,7 +97,17 @@ def gate_statistics(run_dir: Path, sentences: list[list[str]]) -> dict:
     }
 
 
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}%"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _running_var(run: dict) -> str:
+    if run["saturated_gate_share"] is None:
+        return "no fusion"
     if run["global_running_var_min"] is None:
         return "none kept"
     return f"{run['global_running_var_min']:.2e} / {run['global_running_var_median']:.2e}"
@@ -103,17 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train_samples", type=int, default=400)
     parser.add_argument("--model", default=None)
     parser.add_argument("--aif_global_norm", default="batch", choices=("batch", "layer"))
+    parser.add_argument("--fusion_layer", default="8", help="'none': the baseline, to see what is DLFA's own")
     parser.add_argument("--output", type=Path, default=None, help="default: results/batch_one_<norm>.md")
     args = parser.parse_args(argv)
     model = args.model or str(default_backbone_dir())
-    output = args.output or REPO_ROOT / "benchmarks" / "results" / f"batch_one_{args.aif_global_norm}.md"
+    arm = "baseline" if args.fusion_layer == "none" else args.aif_global_norm
+    output = args.output or REPO_ROOT / "benchmarks" / "results" / f"batch_one_{arm}.md"
     sentences = read_file("udpos", DATA / "dev-en.tsv")["tokens"][:200]
     runs = []
     for seed in [int(seed) for seed in args.seeds.split(",")]:
         for name, shape in SHAPES.items():  # interleaved, so load changes hit both alike
-            run_dir = SCRATCH / f"{args.aif_global_norm}-{name.replace(' ', '_')}-seed{seed}"
+            run_dir = SCRATCH / f"{arm}-{name.replace(' ', '_')}-seed{seed}"
             started, load = time.perf_counter(), load_average()
-            command = train(shape, seed, model, run_dir, args.train_samples, args.aif_global_norm)
+            command = train(
+                shape, seed, model, run_dir, args.train_samples, args.aif_global_norm, args.fusion_layer
+            )
             results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
             runs.append({
                 "shape": name, "seed": seed, "dev_en": results["languages"]["en"],
@@ -123,19 +145,25 @@ def main(argv: list[str] | None = None) -> int:
             })  # fmt: skip
             print(runs[-1], flush=True)
     lines = [
-        f"# Per-device batch 1 x 8 accumulation vs batch 8 (DLFA D8, paper init, aif_global_norm="
-        f"{args.aif_global_norm}, English UD-POS, e5-small)",
+        "# Per-device batch 1 x 8 accumulation vs batch 8 ("
+        + (
+            "baseline, no fusion"
+            if arm == "baseline"
+            else f"DLFA D{args.fusion_layer}, paper init, aif_global_norm={args.aif_global_norm}"
+        )
+        + ", English UD-POS, e5-small)",
         "",
         f"{args.train_samples} English training sentences, 1 epoch; English dev: 300 sentences (score), 200",
-        f"(gates). `python benchmarks/batch_one.py --aif_global_norm {args.aif_global_norm}`. Saturated: sigmoid(W_global + W_local) < 1e-3 or > 1 - 1e-3.",
+        f"(gates). `python benchmarks/batch_one.py --aif_global_norm {args.aif_global_norm} --fusion_layer "
+        f"{args.fusion_layer} --seeds {args.seeds}`. Saturated: sigmoid(W_global + W_local) < 1e-3 or > 1 - 1e-3.",
         "",
         "| shape | seed | en dev | saturated gates | median abs(W_global) | global running var min / median | wall |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
-            f"| {run['shape']} | {run['seed']} | {run['dev_en']:.2f} | {100 * run['saturated_gate_share']:.2f}% | "
-            f"{run['median_abs_W_global']:.3f} | {_running_var(run)} | {run['wall_seconds']:.0f} s |"
+            f"| {run['shape']} | {run['seed']} | {run['dev_en']:.2f} | {_share(run['saturated_gate_share'])} | "
+            f"{_number(run['median_abs_W_global'])} | {_running_var(run)} | {run['wall_seconds']:.0f} s |"
         )
     lines.append("")
     for name in SHAPES:

@@ -179,3 +179,26 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     text = output.read_text()
     assert "## xnli" in text and "| paper-D1 | 1,2 |" in text
     assert output.with_suffix(".png").is_file()
+
+
+def test_ray_sweep_smoke(tiny_bert_dir: Path, tmp_path: Path):
+    """Sequential and Ray arms of one tiny grid: the report exists and every trial scored the same in both."""
+    from .fixtures import write_panx_dir
+
+    data = write_panx_dir(tmp_path / "data" / "panx", train=16, dev=8)
+    output = tmp_path / "ray_sweep.md"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    args = ["--task", "panx", "--model", str(tiny_bert_dir), "--data_dir", str(data.parent), "--settings",
+            "none,1", "--seeds", "1", "--train_samples", "16", "--eval_samples", "8", "--languages", "en,de",
+            "--scratch_dir", str(tmp_path / "scratch"), "--output", str(output)]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "ray_sweep.py"), *args],
+        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert report["identical"] is True
+    local, ray = report["arms"]
+    assert len(local["scores"]) == 2  # one folder per setting (one seed)
+    assert local["scores"] == ray["scores"]
+    assert "--sweep_backend ray" in ray["command"] and "identical in both arms: **yes**" in output.read_text()
