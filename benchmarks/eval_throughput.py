@@ -57,7 +57,7 @@ from modeling_dlfa import DLFAForTokenClassification  # noqa: E402
 from modeling_dlfa.data import read_file  # noqa: E402
 from modeling_dlfa.features import tokenize  # noqa: E402
 from modeling_dlfa.tasks import get_task  # noqa: E402
-from modeling_dlfa.transfer import _collator, predict_language  # noqa: E402
+from modeling_dlfa.transfer import data_collator, predict_language  # noqa: E402
 
 DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "eval_throughput.json"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "xtreme"
@@ -160,7 +160,7 @@ def make_trainer(model, tokenizer, arm: str, batch_size: int, folder: Path) -> T
         use_cpu=True,
         dataloader_pin_memory=False,
     )
-    collator = _collator(get_task(TASK), tokenizer, pad_to_max_length=arm == "max_length")
+    collator = data_collator(get_task(TASK), tokenizer, pad_to_max_length=arm == "max_length")
     return Trainer(model=model, args=args, processing_class=tokenizer, data_collator=collator)
 
 

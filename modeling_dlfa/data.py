@@ -1,7 +1,6 @@
-"""Readers for task data, all producing one internal `datasets.Dataset` format.
-
-Sequence tasks: columns `text_a`, `text_b` (str) and `label` (class id).
-Token tasks: columns `tokens` (list of str) and `tags` (list of class ids).
+"""Readers for task data, all producing one internal `datasets.Dataset` format (the task's
+`dataset_features`): sentence tasks `text_a`, `text_b` (str) and `label` (class id); token tasks `tokens`
+(list of str) and `tags` (list of class ids). Which reader a file's format calls for is the task's choice.
 """
 
 from __future__ import annotations
@@ -11,10 +10,14 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 
-from .tasks import SEQUENCE, Task, get_task
+from . import tasks
+
+if TYPE_CHECKING:
+    from .tasks import Task
 
 XTREME_SPLITS = ("train", "dev", "test")
 _SPLIT_ALIASES = {"dev": "validation"}
@@ -30,19 +33,6 @@ Line = tuple[int, str]
 
 class DataError(ValueError):
     """Bad task data: the message names the file (and line), the field, its value and what is allowed."""
-
-
-def dataset_features(task: str | Task) -> datasets.Features:
-    """The features of the internal format for `task` (labels as `ClassLabel`s with the task's names)."""
-    task = get_task(task)
-    label = datasets.ClassLabel(names=list(task.labels))
-    if task.kind == SEQUENCE:
-        return datasets.Features(
-            {"text_a": datasets.Value("string"), "text_b": datasets.Value("string"), "label": label}
-        )
-    return datasets.Features(
-        {"tokens": datasets.List(datasets.Value("string")), "tags": datasets.List(label)}
-    )
 
 
 def _lines(path: Path) -> Iterator[Line]:
@@ -106,10 +96,10 @@ def _label_id(task: Task, value: object, where: str, field: str, label2id: dict[
 def _build(task: Task, columns: dict[str, list], path: Path) -> datasets.Dataset:
     if not next(iter(columns.values())):
         raise DataError(f"{path}: no examples found (the file is empty)")
-    return datasets.Dataset.from_dict(columns, features=dataset_features(task))
+    return datasets.Dataset.from_dict(columns, features=task.dataset_features())
 
 
-def _read_pairs_tsv(task: Task, path: Path) -> datasets.Dataset:
+def read_pairs_tsv(task: Task, path: Path) -> datasets.Dataset:
     label2id = task.label2id
     columns: dict[str, list] = {"text_a": [], "text_b": [], "label": []}
     for number, text in _lines(path):
@@ -122,7 +112,7 @@ def _read_pairs_tsv(task: Task, path: Path) -> datasets.Dataset:
     return _build(task, columns, path)
 
 
-def _read_tagged_tsv(task: Task, path: Path) -> datasets.Dataset:
+def read_tagged_tsv(task: Task, path: Path) -> datasets.Dataset:
     label2id = task.label2id
     columns: dict[str, list] = {"tokens": [], "tags": []}
     for block in _blocks(path):
@@ -140,15 +130,12 @@ def _read_tagged_tsv(task: Task, path: Path) -> datasets.Dataset:
 
 def read_xtreme_tsv(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """XTREME tsv: `a<TAB>b<TAB>label` lines, or `token<TAB>tag` lines, blank lines between sentences."""
-    task = get_task(task)
-    if task.kind == SEQUENCE:
-        return _read_pairs_tsv(task, Path(path))
-    return _read_tagged_tsv(task, Path(path))
+    return tasks.get_task(task).read_tsv(Path(path))
 
 
 def read_conllu(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """Words and UPOS tags of a CoNLL-U file; multi-word token ranges and empty nodes are skipped."""
-    task, path = get_task(task), Path(path)
+    task, path = tasks.get_task(task), Path(path)
     if task.name != "udpos":
         raise DataError(f"{path}: CoNLL-U files hold UPOS tags, for task udpos only; got task {task.name!r}")
     label2id = task.label2id
@@ -222,19 +209,25 @@ def _json_tagged(path: Path, number: int, record: dict) -> tuple[list[str], list
 def read_jsonl(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """JSON Lines: premise/hypothesis, sentence1/sentence2 or text_a/text_b plus label; or tokens plus
     tags/ner_tags/pos_tags. Labels are names or class ids."""
-    task, path = get_task(task), Path(path)
+    return tasks.get_task(task).read_jsonl(Path(path))
+
+
+def read_pairs_jsonl(task: Task, path: Path) -> datasets.Dataset:
     label2id = task.label2id
-    if task.kind == SEQUENCE:
-        columns: dict[str, list] = {"text_a": [], "text_b": [], "label": []}
-        for number, record in _json_objects(path):
-            text_a, text_b = _json_pair(path, number, record)
-            if "label" not in record:
-                raise DataError(f"{path}:{number}: missing key 'label'; allowed: {', '.join(task.labels)}")
-            columns["text_a"].append(text_a)
-            columns["text_b"].append(text_b)
-            columns["label"].append(_label_id(task, record["label"], f"{path}:{number}", "label", label2id))
-        return _build(task, columns, path)
-    columns = {"tokens": [], "tags": []}
+    columns: dict[str, list] = {"text_a": [], "text_b": [], "label": []}
+    for number, record in _json_objects(path):
+        text_a, text_b = _json_pair(path, number, record)
+        if "label" not in record:
+            raise DataError(f"{path}:{number}: missing key 'label'; allowed: {', '.join(task.labels)}")
+        columns["text_a"].append(text_a)
+        columns["text_b"].append(text_b)
+        columns["label"].append(_label_id(task, record["label"], f"{path}:{number}", "label", label2id))
+    return _build(task, columns, path)
+
+
+def read_tagged_jsonl(task: Task, path: Path) -> datasets.Dataset:
+    label2id = task.label2id
+    columns: dict[str, list] = {"tokens": [], "tags": []}
     for number, record in _json_objects(path):
         tokens, tags = _json_tagged(path, number, record)
         columns["tokens"].append(tokens)
@@ -264,7 +257,7 @@ def read_file(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
 
 def find_xtreme_files(task: str | Task, data_dir: str | os.PathLike) -> dict[str, dict[str, Path]]:
     """{split: {language: path}} for the `<split>-<lang>.tsv` files in `data_dir` or `data_dir/<task>`."""
-    task, data_dir = get_task(task), Path(data_dir)
+    task, data_dir = tasks.get_task(task), Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: no such data folder")
     folder = data_dir / task.name if (data_dir / task.name).is_dir() else data_dir
@@ -299,22 +292,13 @@ def _from_hub(task: Task, raw: datasets.Dataset, source: str) -> datasets.Datase
             value = hub_names[value]
         return _label_id(task, value, f"{source} row {row}", task.hub_label_column, label2id)
 
-    def convert(batch: dict[str, list], rows: list[int]) -> dict[str, list]:
-        labels = batch[task.hub_label_column]
-        if task.kind == SEQUENCE:
-            text_a, text_b = task.hub_text_columns
-            ids = [to_id(value, row) for value, row in zip(labels, rows, strict=True)]
-            return {"text_a": batch[text_a], "text_b": batch[text_b], "label": ids}
-        (tokens,) = task.hub_text_columns
-        ids = [[to_id(value, row) for value in tags] for tags, row in zip(labels, rows, strict=True)]
-        return {"tokens": batch[tokens], "tags": ids}
-
     return raw.map(
-        convert,
+        task.from_hub_batch,
         batched=True,
         with_indices=True,
+        fn_kwargs={"to_id": to_id},
         remove_columns=raw.column_names,
-        features=dataset_features(task),
+        features=task.dataset_features(),
     )
 
 
@@ -322,7 +306,7 @@ def load_hub_split(
     task: str | Task, language: str, split: str, cache_dir: str | os.PathLike | None = None
 ) -> datasets.Dataset:
     """One language's split of the task's Hub dataset in the internal format (needs the Hub or its cache)."""
-    task = get_task(task)
+    task = tasks.get_task(task)
     hub_split = _SPLIT_ALIASES.get(split, split)
     if hub_split not in task.hub_splits:
         raise ValueError(f"split {split!r} is not one of {', '.join(task.hub_splits)} (or dev)")

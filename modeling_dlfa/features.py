@@ -15,12 +15,15 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 import numpy as np
 
 from .atomic import atomic_path
-from .tasks import SEQUENCE, Task
+
+if TYPE_CHECKING:
+    from .tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DLFA_FEATURES_CACHE", Path.home() / ".cache" / "modeling_dlfa" / "features"))
 
 
-def _encode_pairs(batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece) -> dict:
+def encode_pairs(batch: dict, indices: list[int], tokenizer, max_length: int, padding) -> dict:
     encoded = tokenizer(
         batch["text_a"], batch["text_b"], truncation=True, max_length=max_length, padding=padding
     )
@@ -81,7 +84,7 @@ def _label_positions(tokens: list[str], word_ids: list[int | None], label_piece:
     return chosen
 
 
-def _encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece) -> dict:
+def encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece) -> dict:
     # Pieces per word first (is_split_into_words tokenizes every word on its own, so a word's pieces do not
     # depend on its neighbours), then each window of whole words encoded with its special tokens.
     budget = max(1, max_length - tokenizer.num_special_tokens_to_add(pair=False))
@@ -120,8 +123,7 @@ def _encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, p
 def _encode(
     batch: dict, indices: list[int], task: Task, tokenizer, max_length: int, padding, label_piece
 ) -> dict:
-    encode = _encode_pairs if task.kind == SEQUENCE else _encode_words
-    encoded = encode(batch, indices, tokenizer, max_length, padding, label_piece)
+    encoded = task.encode(batch, indices, tokenizer, max_length, padding, label_piece)
     encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
     return encoded
 

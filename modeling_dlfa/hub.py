@@ -35,7 +35,7 @@ from hub_cards import load_template
 
 from .atomic import write_text
 from .configuration_dlfa import DLFAConfig
-from .tasks import SEQUENCE, TOKEN, Task, get_task
+from .tasks import Task, get_task
 
 MIN_TRANSFORMERS = "5.24"
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
@@ -77,8 +77,6 @@ REQUIRED_RESULTS = (
     "languages",
     "average",
 )
-PIPELINE_TAGS = {SEQUENCE: "text-classification", TOKEN: "token-classification"}
-AUTO_CLASSES = {SEQUENCE: "AutoModelForSequenceClassification", TOKEN: "AutoModelForTokenClassification"}
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
 TASK_DISPLAY = {"xnli": "XNLI", "pawsx": "PAWS-X", "panx": "WikiANN (PAN-X)", "udpos": "UD POS"}
@@ -256,7 +254,7 @@ def _card_data(
     return ModelCardData(
         language=list(results["languages"]),
         library_name="transformers",
-        pipeline_tag=PIPELINE_TAGS[task.kind],
+        pipeline_tag=task.pipeline_tag,
         tags=tags,
         base_model=name if is_hub_id(name) else None,
         datasets=[task.hub_repo],
@@ -274,7 +272,7 @@ def eval_results(results: dict) -> list[EvalResult]:
     display = TASK_DISPLAY[task.name]
     metric_display = results.get("metric_display") or results["metric"]
     common = {
-        "task_type": PIPELINE_TAGS[task.kind],
+        "task_type": task.pipeline_tag,
         "task_name": f"Zero-shot cross-lingual transfer from {results['train_language']}",
         "dataset_type": task.hub_repo,
         "dataset_split": results["eval_split"],
@@ -325,8 +323,8 @@ def _template_context(
         "average_rows": _average_rows(results),
         "min_transformers": MIN_TRANSFORMERS,
         "kind": task.kind,
-        "auto_class": AUTO_CLASSES[task.kind],
-        "pipeline_tag": PIPELINE_TAGS[task.kind],
+        "auto_class": task.auto_class,
+        "pipeline_tag": task.pipeline_tag,
         "model_id_literal": repr(model_id),
         "revision_literal": repr(revision or "main"),
         "revision_pinned": revision is not None,
@@ -490,7 +488,7 @@ def _config_problems(output_dir: Path, task: Task | None) -> list[str]:
     except (ValueError, AttributeError) as error:
         return [f"{CONFIG_FILE}: unreadable ({error})"]
     hint = "save the model with modeling_dlfa imported, so that save_pretrained writes it"
-    needed = ["AutoConfig"] + ([AUTO_CLASSES[task.kind]] if task is not None else [])
+    needed = ["AutoConfig"] + ([task.auto_class] if task is not None else [])
     return [f"{CONFIG_FILE}: auto_map entry {name} ({hint})" for name in needed if name not in auto_map]
 
 

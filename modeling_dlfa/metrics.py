@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from .tasks import SEQUENCE, Task, get_task
+from .tasks import Task, get_task
 
 
 def _check_lengths(predictions: Sequence, references: Sequence, what: str) -> None:
@@ -84,7 +84,7 @@ def compute_score(
     metric = metric or task.metric
     if metric not in _SCORERS:
         raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(_SCORERS)}")
-    if (metric == "accuracy") != (task.kind == SEQUENCE):
+    if metric not in task.metrics_allowed:
         raise ValueError(f"metric {metric} does not apply to {task.kind} task {task.name}")
     return 100.0 * _SCORERS[metric](predictions, references)
 

@@ -30,8 +30,6 @@ from torch.utils.data import SequentialSampler
 from transformers import (
     AutoConfig,
     AutoTokenizer,
-    DataCollatorForTokenClassification,
-    DataCollatorWithPadding,
     EvalPrediction,
     Trainer,
     default_data_collator,
@@ -44,11 +42,10 @@ from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, Sw
 from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
-from .features import IGNORE_INDEX, MODEL_COLUMNS, num_split_examples, num_truncated_examples, tokenize
+from .features import MODEL_COLUMNS, num_split_examples, num_truncated_examples, tokenize
 from .metrics import compute_metrics, macro_average
-from .modeling_dlfa import DLFAForSequenceClassification, DLFAForTokenClassification
 from .optimization import parameter_groups
-from .tasks import SEQUENCE, Task, check_languages, get_task, language_groups
+from .tasks import Task, check_languages, get_task, language_groups
 
 logger = logging.getLogger(__name__)
 
@@ -246,10 +243,6 @@ def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
     return layers
 
 
-def head_class(task: Task):
-    return DLFAForSequenceClassification if task.kind == SEQUENCE else DLFAForTokenClassification
-
-
 def load_model_config(model_args: ModelArguments):
     return AutoConfig.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
@@ -271,7 +264,7 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
         "cache_dir": model_args.cache_dir,
         "use_safetensors": model_args.use_safetensors,
     }
-    model_class = head_class(task)
+    model_class = task.head_class
     try:
         if isinstance(model_config, DLFAConfig):
             _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
@@ -333,12 +326,8 @@ class OrderedEvaluationTrainer(Trainer):
         return super().create_optimizer(model)
 
 
-def _collator(task: Task, tokenizer, pad_to_max_length: bool):
-    if pad_to_max_length:
-        return default_data_collator
-    if task.kind == SEQUENCE:
-        return DataCollatorWithPadding(tokenizer)
-    return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+def data_collator(task: Task, tokenizer, pad_to_max_length: bool):
+    return default_data_collator if pad_to_max_length else task.data_collator(tokenizer)
 
 
 def _model_inputs(features: datasets.Dataset) -> datasets.Dataset:
@@ -346,27 +335,10 @@ def _model_inputs(features: datasets.Dataset) -> datasets.Dataset:
 
 
 def score_predictions(task: Task, raw: datasets.Dataset, features: datasets.Dataset, predicted):
-    """(every metric of the task, one prediction per example, words left unpredicted): the one scorer of checkpoint selection
-    and evaluation. `predicted` holds the argmax of every feature row, in feature order. A long sentence's
-    windows are stitched back: each word is read at its label piece, held by exactly one window. Words that
-    left no piece (characters the tokenizer drops) get the task's first label, so every gold word is scored."""
-    example_ids = features["example_id"]
-    if task.kind == SEQUENCE:
-        guesses = [None] * len(raw)
-        for example, row in zip(example_ids, predicted, strict=True):
-            guesses[example] = int(row)
-        return compute_metrics(task, guesses, raw["label"]), guesses, 0
-    tags = [[None] * len(row) for row in raw["tags"]]
-    for example, word_ids, labels, row in zip(
-        example_ids, features["word_ids"], features["labels"], predicted, strict=True
-    ):
-        for position, label in enumerate(labels):
-            if label != IGNORE_INDEX:
-                tags[example][word_ids[position]] = task.labels[int(row[position])]
-    unpredicted = sum(tag is None for row in tags for tag in row)
-    predictions = [[task.labels[0] if tag is None else tag for tag in row] for row in tags]
-    references = [[task.labels[tag] for tag in row] for row in raw["tags"]]
-    return compute_metrics(task, predictions, references), predictions, unpredicted
+    """(every metric of the task, one prediction per example, words left unpredicted): the one scorer of
+    checkpoint selection and evaluation. `predicted` holds the argmax of every feature row, in feature order."""
+    guesses, unpredicted = task.decode(raw, features, predicted)
+    return compute_metrics(task, guesses, task.references(raw)), guesses, unpredicted
 
 
 def _dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
@@ -391,17 +363,7 @@ def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, featur
     for sorted_position, original in enumerate(order):
         predicted[original] = predicted_sorted[sorted_position]
     metrics, guesses, unpredicted = score_predictions(task, raw, features, predicted)
-    if task.kind == SEQUENCE:
-        records = [
-            {"text_a": a, "text_b": b, "label": task.labels[gold], "prediction": task.labels[guess]}
-            for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
-        ]
-    else:
-        records = [
-            {"tokens": tokens, "labels": [task.labels[tag] for tag in tags], "predictions": guess}
-            for tokens, tags, guess in zip(raw["tokens"], raw["tags"], guesses, strict=True)
-        ]
-    return metrics, records, unpredicted
+    return metrics, task.prediction_records(raw, guesses), unpredicted
 
 
 def _write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
@@ -614,7 +576,7 @@ def run_setting(
         train_dataset=_model_inputs(prepared.train_features) if training_args.do_train else None,
         eval_dataset=_model_inputs(prepared.dev_features) if prepared.dev_features is not None else None,
         processing_class=prepared.tokenizer,
-        data_collator=_collator(task, prepared.tokenizer, data_args.pad_to_max_length),
+        data_collator=data_collator(task, prepared.tokenizer, data_args.pad_to_max_length),
         compute_metrics=(
             _dev_metric(task, prepared.data.dev, prepared.dev_features)
             if prepared.dev_features is not None

@@ -7,7 +7,6 @@ import pytest
 from modeling_dlfa import data
 from modeling_dlfa.data import (
     DataError,
-    dataset_features,
     find_xtreme_files,
     load_hub_split,
     parse_eval_files,
@@ -55,7 +54,7 @@ def test_pairs_tsv(folder):
     path = write(folder, "dev-en.tsv", 'a: one\tb\tneutral\r\nx\t"y" \x1c z\tcontradiction\r\n\n\n')
     dataset = read_xtreme_tsv("xnli", path)
     assert dataset.column_names == ["text_a", "text_b", "label"]
-    assert dataset.features == dataset_features("xnli")
+    assert dataset.features == TASKS["xnli"].dataset_features()
     assert dataset.to_dict() == {
         "text_a": ["a: one", "x"],
         "text_b": ["b", '"y" \x1c z'],  # quotes and U+001C kept verbatim, as XTREME reads them
@@ -110,7 +109,7 @@ def test_missing_file(folder):
 def test_tagged_tsv(folder):
     text = "en:Paris\tB-LOC\r\nis\tO\r\n\r\n\n\nBob\tB-PER\nSmith\tI-PER\n\n\n"
     dataset = read_xtreme_tsv("panx", write(folder, "dev-en.tsv", text))
-    assert dataset.features == dataset_features("panx")
+    assert dataset.features == TASKS["panx"].dataset_features()
     assert dataset.features["tags"].feature.names == list(TASKS["panx"].labels)
     assert dataset.to_dict() == {"tokens": [["en:Paris", "is"], ["Bob", "Smith"]], "tags": [[5, 0], [1, 2]]}
 
@@ -161,7 +160,7 @@ CONLLU = """\
 def test_conllu(folder):
     dataset = read_conllu("udpos", write(folder, "x.conllu", CONLLU.replace("\n", "\r\n")))
     upos = list(UPOS_TAGS)
-    assert dataset.features == dataset_features("udpos")
+    assert dataset.features == TASKS["udpos"].dataset_features()
     assert dataset["tokens"] == [["Do", "n't", "go", "."], ["100 000"]]
     assert dataset["tags"] == [
         [upos.index(tag) for tag in ("AUX", "PART", "VERB", "PUNCT")],
@@ -418,7 +417,7 @@ def test_hub_xnli(monkeypatch):
     )
     dataset = load_hub_split("xnli", "de", "validation", cache_dir="/tmp/cache")
     assert hub.calls == [("facebook/xnli", "de", "validation", "/tmp/cache")]
-    assert dataset.features == dataset_features("xnli")
+    assert dataset.features == TASKS["xnli"].dataset_features()
     assert dataset.to_dict() == {"text_a": ["p1", "p2"], "text_b": ["h1", "h2"], "label": [2, 0]}
 
 
@@ -447,7 +446,7 @@ def test_hub_wikiann(monkeypatch):
     )
     dataset = load_hub_split("wikiann", "yo", "test")
     assert hub.calls == [("unimelb-nlp/wikiann", "yo", "test", None)]
-    assert dataset.features == dataset_features("panx")
+    assert dataset.features == TASKS["panx"].dataset_features()
     assert dataset.to_dict() == {"tokens": [["Bob", "in", "Oslo"]], "tags": [[1, 0, 5]]}
 
 
