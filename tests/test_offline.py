@@ -103,7 +103,7 @@ def tiny_tensors(seed: int = 0) -> tuple[dict[str, tuple[int, bytes, int]], dict
 def e5s1_bytes(
     tensors: dict[str, tuple[int, bytes, int]], *, magic: bytes = b"E5S1", version: int = 1
 ) -> bytes:
-    """An E5S1 file exactly as docs/offline-backbone.md lays it out, tensors 32-byte aligned."""
+    """An E5S1 file exactly as ../shared/docs/offline-backbone.md lays it out, tensors 32-byte aligned."""
     pieces = [b"<s>", b"<pad>", b"</s>", b"<unk>", "▁hello".encode()]
     offsets = np.cumsum([0] + [len(piece) for piece in pieces]).tolist()
     normalizer = struct.pack("<IBI", 0x3000, 1, 0x20)
