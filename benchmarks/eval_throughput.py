@@ -3,7 +3,7 @@
     python benchmarks/eval_throughput.py                     # full -> benchmarks/results/eval_throughput.{json,md}
     python benchmarks/eval_throughput.py --quick --model DIR # tiny backbone, synthetic data, temp folder
 
-What run_glue_x.py does for every evaluated language (`modeling_dlfa.transfer.predict_language` on
+What run_glue_x.py does for every evaluated language (`modeling_dlfa.scoring.predict_language` on
 features from `modeling_dlfa.features.tokenize`) is timed against the same call on features padded to
 max_seq_length (`tokenize(..., pad_to_max_length=True)` + `default_data_collator`, i.e. --pad_to_max_length),
 and against dynamic padding in file order (no length sort), which
@@ -56,8 +56,9 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments  # noqa: E402
 from modeling_dlfa import DLFAForTokenClassification  # noqa: E402
 from modeling_dlfa.data import read_file  # noqa: E402
 from modeling_dlfa.features import tokenize  # noqa: E402
+from modeling_dlfa.scoring import predict_language  # noqa: E402
 from modeling_dlfa.tasks import get_task  # noqa: E402
-from modeling_dlfa.transfer import data_collator, predict_language  # noqa: E402
+from modeling_dlfa.training import data_collator  # noqa: E402
 
 DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "eval_throughput.json"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "xtreme"

@@ -35,12 +35,12 @@ from hub_cards import load_template
 
 from .atomic import write_text
 from .configuration_dlfa import DLFAConfig
+from .results import RESULTS_FILE, SWEEP_FILE
 from .tasks import Task, get_task
 
 MIN_TRANSFORMERS = "5.24"
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
 CONFIG_FILE = "config.json"
-RESULTS_FILE = "results.json"
 CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -427,7 +427,7 @@ def refuse_sweep_folder(output_dir: Path) -> None:
     if not settings:
         return
     selected = ""
-    sweep = output_dir / "sweep.json"
+    sweep = output_dir / SWEEP_FILE
     if sweep.is_file():
         layer = json.loads(sweep.read_text(encoding="utf-8")).get("selected_fusion_layer")
         selected = f"; the sweep selected fusion_{'none' if layer is None else layer} on the training language's dev set"

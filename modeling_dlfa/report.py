@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path, write_text
+from .results import RESULTS_FILE, SWEEP_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -515,9 +516,9 @@ def load_run(run_dir: str | os.PathLike) -> dict:
     Those carry `selected_from_sweep` (the sweep.json path), so reports can say where they came from.
     """
     folder = Path(run_dir)
-    if (folder / "results.json").is_file():
-        return json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    sweep_file = folder / "sweep.json"
+    if (folder / RESULTS_FILE).is_file():
+        return json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    sweep_file = folder / SWEEP_FILE
     if not sweep_file.is_file():
         raise FileNotFoundError(
             f"{folder} holds neither results.json nor sweep.json: is it a run's output folder?"
@@ -615,7 +616,7 @@ def compare_markdown(comparison: dict) -> str:
             run["dir"],
             run["model_name_or_path"],
             label_for_setting(run["fusion_layer"]),
-            f"selected in {run['selected_from_sweep']}" if run["selected_from_sweep"] else "results.json",
+            f"selected in {run['selected_from_sweep']}" if run["selected_from_sweep"] else RESULTS_FILE,
         ]
         for run in comparison["runs"]
     ]

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
 from .report import label_for_setting
-from .transfer import RESULTS_FILE, Prepared, prepare, run_trial, setting_dir
+from .results import RESULTS_FILE
+from .transfer import RunInputs, prepare_inputs, run_trial, setting_dir
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def plan(settings: list[int | None], seeds: list[int]) -> list[Trial]:
 
 def run_local(
     trials: list[Trial],
-    prepared: Prepared,
+    inputs: RunInputs,
     model_args: ModelArguments,
     data_args: DataArguments,
     training_args: GlueXTrainingArguments,
@@ -85,7 +86,7 @@ def run_local(
     output_dir = Path(training_args.output_dir)
     return [
         run_trial(
-            prepared,
+            inputs,
             model_args,
             data_args,
             training_args,
@@ -144,10 +145,10 @@ def _ray_trial(config: dict, job: dict) -> None:
     trial = job["trials"][(config["fusion_layer"], config["seed"])]
     model_args, data_args = job["model_args"], job["data_args"]
     training_args = GlueXTrainingArguments(**job["training_values"])
-    prepared = prepare(model_args, data_args, training=training_args.do_train)
+    inputs = prepare_inputs(model_args, data_args, training=training_args.do_train)
     output_dir = Path(training_args.output_dir) / trial.dir
     results = run_trial(
-        prepared, model_args, data_args, training_args, trial.fusion_layer, trial.seed, output_dir
+        inputs, model_args, data_args, training_args, trial.fusion_layer, trial.seed, output_dir
     )
     scores = {"average": results["average"], "train_dev_score": results.get("train_dev_score")}
     tune.report({name: score for name, score in scores.items() if score is not None})

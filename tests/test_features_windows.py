@@ -17,14 +17,9 @@ from modeling_dlfa.arguments import GlueXTrainingArguments
 from modeling_dlfa.data import read_file
 from modeling_dlfa.features import IGNORE_INDEX, num_split_examples, tokenize
 from modeling_dlfa.offline import backbone_is_built, default_backbone_dir
+from modeling_dlfa.scoring import dev_metric, predict_language, score_predictions
 from modeling_dlfa.tasks import get_task
-from modeling_dlfa.transfer import (
-    OrderedEvaluationTrainer,
-    _dev_metric,
-    _model_inputs,
-    predict_language,
-    score_predictions,
-)
+from modeling_dlfa.training import OrderedEvaluationTrainer, model_inputs
 
 from .conftest import SHARED_DATA
 from .fixtures import NER_TAGS, WORDS
@@ -123,7 +118,7 @@ def test_stitched_predictions_are_the_model_on_each_window(tmp_path, tiny_bert_d
         args=args,
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX),
-        compute_metrics=_dev_metric(task, raw, features),
+        compute_metrics=dev_metric(task, raw, features),
     )
     metrics, records, unpredicted = predict_language(trainer, task, raw, features)
 
@@ -145,7 +140,7 @@ def test_stitched_predictions_are_the_model_on_each_window(tmp_path, tiny_bert_d
     assert [record["predictions"] for record in records] == expected
     assert len(set(expected[0][MAX_LENGTH:])) > 1  # past the old cut: predicted
     # Checkpoint selection scores the dev set the same way as the final evaluation.
-    assert trainer.evaluate(eval_dataset=_model_inputs(features))["eval_score"] == pytest.approx(
+    assert trainer.evaluate(eval_dataset=model_inputs(features))["eval_score"] == pytest.approx(
         metrics[task.metric]
     )
 

@@ -7,7 +7,7 @@ from transformers import TrainingArguments
 
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.optimization import parameter_groups
-from modeling_dlfa.transfer import OrderedEvaluationTrainer
+from modeling_dlfa.training import OrderedEvaluationTrainer
 from run_glue_x import main
 
 from .conftest import tiny_dlfa_config

@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 from transformers import Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
-from modeling_dlfa.transfer import checkpoint_problems
+from modeling_dlfa.resume import checkpoint_problems
 from run_glue_x import main
 
 from .conftest import REPO_ROOT
@@ -48,7 +48,7 @@ OBSERVED_CLI = textwrap.dedent(
     """
     import os, runpy, shutil, sys
     from pathlib import Path
-    import modeling_dlfa.transfer as transfer
+    import modeling_dlfa.outputs as outputs
 
     copy_to = Path(os.environ["DLFA_TEST_COPY_AT_CLEANUP"])
 
@@ -62,7 +62,7 @@ OBSERVED_CLI = textwrap.dedent(
                 shutil.copytree(Path(path).parent, copy_to, symlinks=True)
             return shutil.rmtree(path, *args, **kwargs)
 
-    transfer.shutil = ObservedShutil()
+    outputs.shutil = ObservedShutil()
     sys.argv = [sys.argv[1], *sys.argv[2:]]
     runpy.run_path(sys.argv[0], run_name="__main__")
     """

@@ -353,8 +353,9 @@ def test_predictions_stay_in_example_order_with_length_grouping(tmp_path, tiny_b
     from modeling_dlfa.arguments import GlueXTrainingArguments
     from modeling_dlfa.data import read_file
     from modeling_dlfa.features import tokenize
+    from modeling_dlfa.scoring import predict_language
     from modeling_dlfa.tasks import get_task
-    from modeling_dlfa.transfer import OrderedEvaluationTrainer, predict_language
+    from modeling_dlfa.training import OrderedEvaluationTrainer
 
     task = get_task("panx")
     raw = read_file(task, write_tagged(tmp_path / "dev.tsv", 24, seed=5))

@@ -11,8 +11,9 @@ from transformers import AutoTokenizer
 from modeling_dlfa.arguments import DataArguments
 from modeling_dlfa.data import DataError, find_xtreme_files, read_xtreme_tsv
 from modeling_dlfa.features import MODEL_COLUMNS, cache_key, tokenize
+from modeling_dlfa.run_data import load_task_data
 from modeling_dlfa.tasks import UPOS_TAGS, get_task
-from modeling_dlfa.transfer import _model_inputs, load_task_data
+from modeling_dlfa.training import model_inputs
 
 from .conftest import SHARED_DATA
 from .fixtures import write_pairs
@@ -100,7 +101,7 @@ def test_row_ids_stay_out_of_the_model_and_change_the_cache_key(tmp_path, tiny_t
     german = load("xnli", **arguments).evaluation["de"]
     features = tokenize(task, german, tokenizer, max_length=32, cache_dir=tmp_path / "cache")
     assert "row" not in features.column_names
-    assert set(_model_inputs(features).column_names) <= set(MODEL_COLUMNS)
+    assert set(model_inputs(features).column_names) <= set(MODEL_COLUMNS)
 
     def key(dataset):
         return cache_key(task, dataset, tokenizer, 32, False)

@@ -1,0 +1,91 @@
+"""The model a run trains: a DLFA head on a plain backbone (`from_backbone`), or a trained DLFA checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoConfig
+
+from .arguments import ModelArguments
+from .configuration_dlfa import DLFAConfig
+from .tasks import Task
+
+
+def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
+    """'6' -> [6]; 'none' -> [None]; 'none,1,6' -> [None, 1, 6]; 'all' -> [None, 0, ..., N-1]."""
+    allowed = f"an int in 0..{num_layers - 1}, 'none' (baseline), a comma list of those, or 'all'"
+    if spec is None or not spec.strip():
+        raise ValueError(f"--fusion_layer is required for a plain backbone: {allowed}")
+    if spec.strip().lower() == "all":
+        return [None, *range(num_layers)]
+    layers: list[int | None] = []
+    for item in spec.split(","):
+        item = item.strip().lower()
+        if item in ("none", "baseline"):
+            layer = None
+        elif item.lstrip("-").isdigit():
+            layer = int(item)
+            if not 0 <= layer < num_layers:
+                raise ValueError(
+                    f"--fusion_layer {layer} is out of range for a {num_layers}-layer backbone: use {allowed}"
+                )
+        else:
+            raise ValueError(f"--fusion_layer {item!r} is not understood: use {allowed}")
+        if layer in layers:
+            raise ValueError(f"--fusion_layer lists {item} twice")
+        layers.append(layer)
+    return layers
+
+
+def load_model_config(model_args: ModelArguments):
+    return AutoConfig.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
+    )
+
+
+def _check_checkpoint_labels(task: Task, config: DLFAConfig, name: str) -> None:
+    labels = [config.id2label[index] for index in sorted(config.id2label)]
+    if labels != list(task.labels):
+        raise ValueError(
+            f"{name} was trained with num_labels={len(labels)} ({', '.join(map(str, labels))}), "
+            f"but task {task.name} has {task.num_labels} labels ({', '.join(task.labels)})"
+        )
+
+
+def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None, model_config):
+    hub_kwargs = {
+        "revision": model_args.model_revision,
+        "cache_dir": model_args.cache_dir,
+        "use_safetensors": model_args.use_safetensors,
+    }
+    model_class = task.head_class
+    try:
+        if isinstance(model_config, DLFAConfig):
+            _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
+            model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
+        else:
+            model = model_class.from_backbone(
+                model_args.model_name_or_path,
+                fusion_layer=fusion_layer,
+                fusion_gate=model_args.fusion_gate,
+                fusion_init=model_args.fusion_init,
+                aif_global_norm=model_args.aif_global_norm,
+                aif_reduction=model_args.aif_reduction,
+                classifier_dropout=model_args.classifier_dropout,
+                id2label=task.id2label,
+                **hub_kwargs,
+            )
+    except SafetensorError as error:
+        weights = Path(model_args.model_name_or_path) / "model.safetensors"
+        raise OSError(f"{weights}: the safetensors weights are corrupt or truncated ({error})") from error
+    except OSError as error:
+        if "use_safetensors=False" in str(error):
+            raise OSError(
+                f"{model_args.model_name_or_path} has no model.safetensors, only pickle weights, refused by "
+                "default; if you trust them, opt in with --use_safetensors false"
+            ) from error
+        raise
+    if model_args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model

@@ -1,0 +1,43 @@
+"""The one scorer of checkpoint selection and of the final per-language scores."""
+
+from __future__ import annotations
+
+import datasets
+import numpy as np
+from transformers import EvalPrediction, Trainer
+
+from .metrics import compute_metrics
+from .tasks import Task
+from .training import model_inputs
+
+
+def score_predictions(task: Task, raw: datasets.Dataset, features: datasets.Dataset, predicted):
+    """(every metric of the task, one prediction per example, words left unpredicted): the one scorer of
+    checkpoint selection and evaluation. `predicted` holds the argmax of every feature row, in feature order."""
+    guesses, unpredicted = task.decode(raw, features, predicted)
+    return compute_metrics(task, guesses, task.references(raw)), guesses, unpredicted
+
+
+def dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
+    """compute_metrics for the Trainer: the task's score on the training language's dev set."""
+
+    def compute(prediction: EvalPrediction) -> dict[str, float]:
+        predicted = np.argmax(prediction.predictions, axis=-1)
+        return {"score": score_predictions(task, raw, features, predicted)[0][task.metric]}
+
+    return compute
+
+
+def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, features: datasets.Dataset):
+    """(every metric of the task, prediction records, unpredicted words) for one language. Feature rows run
+    sorted by length, so batches pad little."""
+    order = np.argsort(np.asarray(features["length"]), kind="stable")
+    # Without labels: the score is computed here, over words; the Trainer's compute_metrics is the dev set's.
+    inputs = model_inputs(features.select(order)).remove_columns("labels")
+    output = trainer.predict(inputs, metric_key_prefix="predict")
+    predicted_sorted = np.argmax(output.predictions, axis=-1)
+    predicted = [None] * len(order)
+    for sorted_position, original in enumerate(order):
+        predicted[original] = predicted_sorted[sorted_position]
+    metrics, guesses, unpredicted = score_predictions(task, raw, features, predicted)
+    return metrics, task.prediction_records(raw, guesses), unpredicted
