@@ -20,6 +20,36 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine() -> dict:
+    """The CPU, its cores, the memory and the operating system."""
+    return {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_ROOT)
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_commit(short: bool = True) -> str:
+    """The checked-out commit ("unknown" outside a git checkout)."""
+    return _git("rev-parse", *(["--short"] if short else []), "HEAD") or "unknown"
+
+
+def uncommitted_changes(path: str) -> bool | None:
+    """Whether the working tree differs from the commit under `path` (None: git could not tell)."""
+    status = _git("status", "--porcelain", "--", path)
+    return None if status is None else bool(status)
+
+
 def versions() -> dict[str, str]:
     import datasets
     import torch
@@ -27,12 +57,9 @@ def versions() -> dict[str, str]:
 
     import modeling_dlfa
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
-    ).stdout.strip()
     return {
         "modeling_dlfa": modeling_dlfa.__version__,
-        "git": commit or "unknown",
+        "git": git_commit(short=True),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "datasets": datasets.__version__,

@@ -23,7 +23,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -50,7 +49,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 import transformers  # noqa: E402
 import transformers.models.bert.modeling_bert  # noqa: E402, F401  (imported before any memory baseline)
-from environment import cpu_model  # noqa: E402
+from environment import git_commit, machine, uncommitted_changes  # noqa: E402
 from transformers import BertConfig  # noqa: E402
 from transformers.utils import logging as transformers_logging  # noqa: E402
 
@@ -83,33 +82,12 @@ DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "overhead.json"
 # also turns off glibc's adaptive threshold), so the resident set follows the live tensor bytes.
 MALLOC_MMAP_THRESHOLD = 65536
 
-CPU_TIME_NOTE = (
-    "Wall time on a shared machine swings with other jobs (a step's time varied by 2x between repetitions "
-    "under load); CPU time counts only the cycles this process ran, so its ratio estimates the idle-machine "
-    "overhead much more tightly. Residual CPU-time noise comes from cache and memory-bandwidth contention. "
-    "On an idle machine with both threads busy the two ratios agree; under load, trust the CPU ratio and "
-    "the fusion-module cross-check, and read the wall ratio's IQR as the uncertainty of a wall-clock claim."
-)
-
 MBERT = "mbert-base-shape"
 E5 = "multilingual-e5-small"
 
 
 def settings_for(quick: bool) -> dict:
-    if quick:
-        return {
-            "mode": "quick",
-            "mbert_shape": {"num_hidden_layers": 2, "vocab_size": 1000},
-            "fusion_layer": 1,
-            "train_batch": [2, 32],
-            "inference_batch": [2, 32],
-            "warmup_pairs": 1,
-            "train_pairs": 3,
-            "inference_pairs": 3,
-            "fusion_module_reps": 3,
-            "cases": [[MBERT, "sequence"], [MBERT, "token"]],
-        }
-    return {
+    full = {
         "mode": "full",
         "mbert_shape": {"num_hidden_layers": 12, "vocab_size": 119547},
         "fusion_layer": 6,
@@ -120,6 +98,19 @@ def settings_for(quick: bool) -> dict:
         "inference_pairs": 7,
         "fusion_module_reps": 9,
         "cases": [[MBERT, "sequence"], [E5, "sequence"], [E5, "token"]],
+    }
+    if not quick:
+        return full
+    return full | {
+        "mode": "quick",
+        "mbert_shape": {"num_hidden_layers": 2, "vocab_size": 1000},
+        "fusion_layer": 1,
+        "train_batch": [2, 32],
+        "inference_batch": [2, 32],
+        "train_pairs": 3,
+        "inference_pairs": 3,
+        "fusion_module_reps": 3,
+        "cases": [[MBERT, "sequence"], [MBERT, "token"]],
     }
 
 
@@ -193,7 +184,7 @@ def make_optimizer(model):
 
 def _clocks() -> tuple[float, float]:
     # Wall time, and this process's CPU time (all threads): the latter counts only the cycles the step ran,
-    # so it is far less sensitive than wall time to other jobs taking the cores (see CPU_TIME_NOTE).
+    # so it is far less sensitive than wall time to other jobs taking the cores (see the notes).
     return time.perf_counter(), time.process_time()
 
 
@@ -582,177 +573,97 @@ def measure_memory(backbone: str, heads: list[str], settings: dict) -> dict[str,
 
 
 def machine_info() -> dict:
-    info = {
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
+    """environment.py's machine and commit, and this process's torch version and threads."""
+    return machine() | {
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "memory_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "git_commit": git_commit(short=False),
+        "modeling_dlfa_uncommitted_changes": uncommitted_changes("modeling_dlfa"),
     }
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "modeling_dlfa"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        info["git_commit"] = commit
-        info["modeling_dlfa_uncommitted_changes"] = bool(dirty)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return info
 
 
-def _fmt_bytes(value: float) -> str:
-    return f"{value / 2**20:,.1f} MiB"
-
-
-def _fmt_ratio(entry: dict) -> str:
-    q1, q3 = entry["ratio_iqr"]
-    return f"{entry['ratio_median']:.4f} [{q1:.4f}, {q3:.4f}]"
-
-
-def _verdict_text(entry: dict) -> str:
-    return entry["verdict"] + ("" if entry["clear"] else " (IQR spans target)")
-
-
-def markdown_report(report: dict) -> str:
-    settings = report["settings"]
-    machine = report["machine"]
-    lines = [
-        "# DLFA overhead vs the plain head",
-        "",
-        f"Generated {report['date']} by `{report['command']}` ({settings['mode']} mode).",
-        "",
-        f"Machine: {machine['cpu_model']}, {machine['cores']} cores, torch {machine['torch']} "
-        f"({machine['torch_threads']} threads), transformers {machine['transformers']}, "
-        f"Python {machine['python']}. Code: commit {machine.get('git_commit', '?')[:12]}"
-        + (" + uncommitted changes" if machine.get("modeling_dlfa_uncommitted_changes") else "")
-        + ", sources "
-        + ", ".join(f"{name} {digest}" for name, digest in report["code"]["timing"].items())
-        + ("" if report["code"]["consistent"] else " (CHANGED during the run, see Notes)")
-        + ".",
-        "",
-        f"DLFA = `fusion_layer={settings['fusion_layer']}`, paper gate, `aif_reduction=4`; plain = "
-        "`fusion_layer=None` (BertFor*Classification's computation). Training step = forward + backward + "
-        f"AdamW step, batch {settings['train_batch'][0]} x {settings['train_batch'][1]} tokens; inference = "
-        f"eval + no_grad, batch {settings['inference_batch'][0]} x {settings['inference_batch'][1]}. Inputs "
-        "are padded like real batches (row 0 full length, the others between half and full length).",
-        "",
-        f"Timing: {settings['warmup_pairs']} warm-up pair, then {settings['train_pairs']} training and "
-        f"{settings['inference_pairs']} inference pairs, interleaved in one process (order alternating "
-        "AB/BA). Ratio = median of per-pair ratios DLFA/plain, [interquartile range]; wall = elapsed time, "
-        "CPU = this process's CPU time over all threads (the robust one when other jobs share the cores). "
-        "Memory: one fresh "
-        "process per variant, RSS high-water mark of one training step (after a warm-up step) minus the "
-        "RSS before the model was built, glibc mmap threshold fixed at 64 KiB so RSS follows live tensors.",
-        "",
-        "## Results",
-        "",
+def results_table(report: dict) -> list[str]:
+    """One row per case and metric: medians of both variants, the median per-pair ratio [IQR], the verdict."""
+    rows = [
         "| backbone | head | metric | plain | DLFA | ratio [IQR] | target | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for case in report["results"]:
-        backbone, head = case["backbone"], case["head"]
+        name = f"| {case['backbone']} | {case['head']} |"
         for kind in ("train", "inference"):
             entry = case[kind]
             for clock, stats, key in (("wall", entry, "total"), ("CPU", entry["cpu"], "cpu_total")):
-                lines.append(
-                    f"| {backbone} | {head} | {kind} time ({clock}) | "
-                    f"{entry['plain']['median_s'][key] * 1000:,.1f} ms | "
-                    f"{entry['dlfa']['median_s'][key] * 1000:,.1f} ms | {_fmt_ratio(stats)} | "
-                    f"<= {stats['target']} | {_verdict_text(stats)} |"
+                q1, q3 = stats["ratio_iqr"]
+                plain, dlfa = (entry[variant]["median_s"][key] * 1000 for variant in VARIANTS)
+                rows.append(
+                    f"{name} {kind} time ({clock}) | {plain:,.1f} ms | {dlfa:,.1f} ms | "
+                    f"{stats['ratio_median']:.4f} [{q1:.4f}, {q3:.4f}] | <= {stats['target']} | "
+                    f"{stats['verdict']}{'' if stats['clear'] else ' (IQR spans target)'} |"
                 )
-        memory = case.get("memory")
-        if memory:
-            lines.append(
-                f"| {backbone} | {head} | train peak memory | "
-                f"{_fmt_bytes(memory['plain']['train_step_peak_bytes'])} | "
-                f"{_fmt_bytes(memory['dlfa']['train_step_peak_bytes'])} | {memory['ratio']:.4f} (n=1) | "
+        if memory := case.get("memory"):
+            plain, dlfa = (memory[variant]["train_step_peak_bytes"] / 2**20 for variant in VARIANTS)
+            rows.append(
+                f"{name} train peak memory | {plain:,.1f} MiB | {dlfa:,.1f} MiB | {memory['ratio']:.4f} (n=1) | "
                 f"<= {memory['target']} | {memory['verdict']} |"
             )
-    lines += ["", "## Details", ""]
+    return rows
+
+
+def markdown_report(report: dict) -> str:
+    settings, machine, code = report["settings"], report["machine"], report["code"]
+    commit = machine.get("git_commit", "?")[:12]
+    if machine.get("modeling_dlfa_uncommitted_changes"):
+        commit += " + uncommitted changes"
+    lines = [
+        "# DLFA overhead vs the plain head",
+        "",
+        f"`{report['command']}` ({settings['mode']} mode), {report['date']}; {machine['cpu_model']}, "
+        f"{machine['cores']} cores, torch {machine['torch']} ({machine['torch_threads']} threads); commit "
+        f"{commit}, sources "
+        + ", ".join(f"{name} {digest}" for name, digest in code["timing"].items())
+        + ("" if code["consistent"] else " (CHANGED during the run)")
+        + ".",
+        "",
+        f"DLFA `fusion_layer={settings['fusion_layer']}` vs plain `fusion_layer=None`, same weights; train step "
+        f"(forward, backward, AdamW) on {settings['train_batch'][0]} x {settings['train_batch'][1]} tokens, "
+        f"inference on {settings['inference_batch'][0]} x {settings['inference_batch'][1]}; "
+        f"{settings['train_pairs']} / {settings['inference_pairs']} interleaved pairs. Ratio = median of the "
+        "per-pair ratios DLFA/plain [IQR]; method in `benchmarks/overhead.py`, every raw number in the JSON.",
+        "",
+        *results_table(report),
+        "",
+        "Cross-checks:",
+        "",
+        "| backbone | head | fusion module alone: implied train / inference ratio (CPU) | persistent bytes "
+        "measured / expected (plain) | other processes' cores during train / inference timing |",
+        "|---|---|---|---|---|",
+    ]
     for case in report["results"]:
-        train, infer, module = case["train"], case["inference"], case["fusion_module"]
-        phases = train["phase_ratio_median"]
-        plain_phases = train["plain"]["median_s"]
-        lines.append(f"**{case['backbone']} / {case['head']}**")
-        lines.append("")
-        lines.append(
-            "- training phases, median per-pair ratio wall / CPU (plain median wall / CPU): "
-            + ", ".join(
-                f"{phase} {phases[phase]:.4f} / {phases['cpu_' + phase]:.4f} "
-                f"({plain_phases[phase] * 1000:,.0f} / {plain_phases['cpu_' + phase] * 1000:,.0f} ms)"
-                for phase in ("forward", "backward", "optimizer")
-            )
+        module, memory = case["fusion_module"], case.get("memory")
+        persistent = (
+            f"{memory['plain']['persistent_bytes_measured'] / 2**20:,.1f} / "
+            f"{memory['plain']['persistent_bytes_expected'] / 2**20:,.1f} MiB"
+            if memory
+            else "-"
+        )
+        load = " / ".join(
+            f"{case[kind]['load'].get('other_processes_cores', float('nan')):.2f}"
+            for kind in ("train", "inference")
         )
         lines.append(
-            f"- ratio of medians, wall / CPU: train {train['ratio_of_medians']:.4f} / "
-            f"{train['cpu']['ratio_of_medians']:.4f}, inference {infer['ratio_of_medians']:.4f} / "
-            f"{infer['cpu']['ratio_of_medians']:.4f}"
+            f"| {case['backbone']} | {case['head']} | {module['train_implied_ratio']:.4f} / "
+            f"{module['inference_implied_ratio']:.4f} | {persistent} | {load} of {machine['cores']} |"
         )
-        lines.append(
-            f"- fusion module alone (CPU time): training forward+backward "
-            f"{module['train_cpu_median_s'] * 1000:,.1f} ms (implied ratio {module['train_implied_ratio']:.4f}), "
-            f"inference {module['inference_cpu_median_s'] * 1000:,.1f} ms (implied ratio "
-            f"{module['inference_implied_ratio']:.4f})"
-        )
-        memory = case.get("memory")
-        if memory:
-            plain, dlfa = memory["plain"], memory["dlfa"]
-            lines.append(
-                f"- memory: activation peak of the step {_fmt_bytes(plain['train_activation_peak_bytes'])} -> "
-                f"{_fmt_bytes(dlfa['train_activation_peak_bytes'])} (ratio {memory['activation_ratio']:.4f}); "
-                f"inference activation peak {_fmt_bytes(plain['inference_activation_peak_bytes'])} -> "
-                f"{_fmt_bytes(dlfa['inference_activation_peak_bytes'])} (ratio "
-                f"{memory['inference_activation_ratio']:.4f}); persistent (weights + AdamW) measured "
-                f"{_fmt_bytes(plain['persistent_bytes_measured'])}, expected "
-                f"{_fmt_bytes(plain['persistent_bytes_expected'])} (plain)"
-            )
-        for kind in ("train", "inference"):
-            load = case[kind]["load"]
-            if "other_processes_cores" in load:
-                lines.append(
-                    f"- load during {kind} timing: other processes used {load['other_processes_cores']:.2f} of "
-                    f"{machine['cores']} cores on average; load average {load['loadavg_start'][0]:.2f} -> "
-                    f"{load['loadavg_end'][0]:.2f}; {load['wall_s']:.0f} s"
-                )
-        lines.append("")
-    if report["skipped"]:
-        lines += ["## Skipped", ""]
-        lines += [f"- {item['backbone']} / {item['head']}: {item['reason']}" for item in report["skipped"]]
-        lines.append("")
-    lines += ["## Notes", ""]
+    lines += ["", "## Notes", ""]
+    lines += [
+        f"- skipped {item['backbone']} / {item['head']}: {item['reason']}" for item in report["skipped"]
+    ]
     lines += [f"- {note}" for note in report["notes"]]
-    lines.append("")
-    return "\n".join(lines)
-
-
-def print_summary(report: dict) -> None:
-    for case in report["results"]:
-        name = f"{case['backbone']}/{case['head']}"
-        for kind in ("train", "inference"):
-            for clock, entry in (("wall", case[kind]), ("cpu", case[kind]["cpu"])):
-                print(
-                    f"{name:36s} {kind:9s} {clock:4s} ratio {_fmt_ratio(entry)}  target <= {entry['target']}: "
-                    f"{_verdict_text(entry)}"
-                )
-        memory = case.get("memory")
-        if memory:
-            print(
-                f"{name:36s} {'memory':9s}      ratio {memory['ratio']:.4f}  target <= {memory['target']}: {memory['verdict']}"
-            )
-    for item in report["skipped"]:
-        print(f"skipped {item['backbone']}/{item['head']}: {item['reason']}")
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- main
@@ -830,17 +741,15 @@ def main(argv: list[str] | None = None) -> int:
                     case["memory"]["code"] = memory["code"]
 
     notes = [
-        "Timed in one process; other engineers' jobs may share the 2 cores. Interleaved pairs with alternating "
-        "order cancel slow drifts in load; the IQR of the per-pair ratios shows what is left. See the load lines.",
-        CPU_TIME_NOTE,
-        "The fusion-module-alone timing is a low-noise cross-check of the end-to-end ratios: "
-        "1 + (fusion forward+backward) / (plain step).",
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: with the default (spinning) policy, OpenMP "
-        "barriers on a loaded machine wait for descheduled threads, a cost per op that would be charged to "
-        "DLFA's many small ops rather than to their compute.",
-        "Memory is measured once per variant (n=1): the same step allocates the same tensors every time; the "
-        "'persistent measured vs expected' line checks the RSS method against the known parameter and AdamW "
-        "state bytes.",
+        "Other jobs may share the cores. Interleaved pairs (order alternating) cancel slow drifts in load, but "
+        "wall ratios still swing with it; the CPU-time ratio counts only this process's cycles and is the robust "
+        "estimate. The fusion module timed alone is a low-noise cross-check: 1 + module / plain step (CPU).",
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: spinning OpenMP barriers on a loaded machine "
+        "would charge DLFA's many small ops for waiting rather than for their compute.",
+        "Memory is measured once per variant (n=1: a step allocates the same tensors each time) as the RSS "
+        "high-water mark in a fresh process; persistent bytes measured vs expected (weights + AdamW) check it.",
+        f"{MBERT}: random weights, hidden 768, 12 heads, FF 3072, {settings['mbert_shape']['num_hidden_layers']} "
+        f"layers, vocab {settings['mbert_shape']['vocab_size']}; {E5}: the offline backbone (from_backbone).",
     ]
     child_code = [code for case in results for code in case.get("memory", {}).get("code", {}).values()]
     code_consistent = all(code == CODE_FINGERPRINT for code in child_code)
@@ -849,20 +758,6 @@ def main(argv: list[str] | None = None) -> int:
             "WARNING: the model sources changed during the run: the memory children imported "
             f"{child_code}, the timing process {CODE_FINGERPRINT}."
         )
-    if MBERT in {b for b, _ in cases}:
-        shape = settings["mbert_shape"]
-        notes.append(
-            f"{MBERT}: random BertConfig with hidden 768, 12 heads, FF 3072, {shape['num_hidden_layers']} layers, "
-            f"vocab {shape['vocab_size']}"
-            + (
-                " (mBERT's full vocabulary)"
-                if shape["vocab_size"] == 119547
-                else " (reduced for the quick run)"
-            )
-            + "."
-        )
-    if E5 in {b for b, _ in cases}:
-        notes.append(f"{E5}: the real offline backbone (12 x 384, vocab 250037) loaded with from_backbone.")
     report = {
         "benchmark": "dlfa-overhead",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -885,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     markdown = output.with_suffix(".md")
     markdown.write_text(markdown_report(report), encoding="utf-8")
-    print_summary(report)
+    print("\n".join(results_table(report)))
     print(f"wrote {output} and {markdown} in {report['elapsed_s']:.0f} s")
     return 0
 

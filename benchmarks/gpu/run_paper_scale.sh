@@ -74,16 +74,15 @@ short_name() {
 mkdir -p "$RUN_ROOT"
 if [[ "$DRY_RUN" != 1 ]]; then
     "$PYTHON" - "$RUN_ROOT/manifest.json" <<'PY'
-import datetime, json, platform, subprocess, sys
-import datasets, torch, transformers
+import datetime, json, sys
+sys.path.insert(0, "benchmarks")
+import torch
+from environment import versions
 gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 json.dump({
     "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    "gpu": gpu, "cuda": torch.version.cuda, "torch": torch.__version__,
-    "transformers": transformers.__version__, "datasets": datasets.__version__,
-    "python": platform.python_version(), "git": commit or "unknown",
-}, open(sys.argv[1], "w"), indent=2)
+    "gpu": gpu, "cuda": torch.version.cuda,
+} | versions(), open(sys.argv[1], "w"), indent=2)
 PY
 fi
 
