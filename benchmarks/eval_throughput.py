@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{model_dir}: the offline backbone is not built (python -m modeling_dlfa.offline build)"
             )
     if args.quick and not args.data_dir:
-        from zero_shot import write_synthetic_xtreme
+        from synthetic_xtreme import write_synthetic_xtreme
 
         data_dir = write_synthetic_xtreme(scratch / "data", [TASK], languages, settings["samples"])
     else:
