@@ -215,7 +215,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
-    # The Trainer then scales the loss for gradient accumulation itself.
+    # The Trainer then scales the loss for gradient accumulation itself (the token head counts items instead).
     accepts_loss_kwargs = False
 
     def _init_weights(self, module):
@@ -419,7 +419,9 @@ class DLFAHeadModel(DLFAPreTrainedModel):
     def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def compute_loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
     @can_return_tuple
@@ -435,6 +437,8 @@ class DLFAHeadModel(DLFAPreTrainedModel):
         output_hidden_states: bool | int | list[int] | None = None,
         **kwargs,
     ):
+        # The Trainer's count of labelled items over all accumulated micro-batches (see accepts_loss_kwargs).
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         outputs = self.dlfa(
             input_ids,
             attention_mask=attention_mask,
@@ -447,7 +451,7 @@ class DLFAHeadModel(DLFAPreTrainedModel):
             **kwargs,
         )
         logits = self.classifier(self.dropout(self.classifier_input(outputs.last_hidden_state)))
-        loss = self.compute_loss(logits, labels) if labels is not None else None
+        loss = self.compute_loss(logits, labels, num_items_in_batch) if labels is not None else None
         return self.output_class(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -466,7 +470,10 @@ class DLFAForSequenceClassification(DLFAHeadModel):
     def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
         return self.pooler(L)
 
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def compute_loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
+    ) -> torch.Tensor:
+        # One item per example: the per-micro-batch mean already weighs examples equally under accumulation.
         # The problem type (single-label, multi-label, regression) follows config.problem_type and the labels.
         return self.loss_function(labels, logits, self.config)
 
@@ -475,6 +482,10 @@ class DLFAForTokenClassification(DLFAHeadModel):
     """Dropout -> linear on every token of `L`; label -100 marks tokens left out of the loss."""
 
     output_class = TokenClassifierOutput
+    # Sentences hold different numbers of labelled words: averaging per micro-batch would weigh a word of a
+    # short sentence more with gradient accumulation than in one batch. With the Trainer's count of labelled
+    # words over the accumulated micro-batches, batch 1 x 8 accumulation optimises what batch 8 does.
+    accepts_loss_kwargs = True
 
     def __init__(self, config: DLFAConfig):
         super().__init__(config)
@@ -483,8 +494,10 @@ class DLFAForTokenClassification(DLFAHeadModel):
     def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
         return L
 
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.loss_function(logits, labels, self.config)
+    def compute_loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
+    ) -> torch.Tensor:
+        return self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
 
 
 __all__ = [

@@ -38,7 +38,8 @@ pytestmark = pytest.mark.skipif(
 
 DEV_SIZE = 13  # odd: the 2 processes get uneven evaluation shards, which must not duplicate an example
 COMMON = [
-    "--task_name", "xnli", "--fusion_layer", "1", "--classifier_dropout", "0", "--num_train_epochs", "2",
+    # The BatchNorm global branch too: its statistics are the ones that must be synchronised.
+    "--task_name", "xnli", "--fusion_layer", "1", "--aif_global_norm", "batch", "--classifier_dropout", "0", "--num_train_epochs", "2",
     "--learning_rate", "1e-3", "--seed", "3", "--report_to", "none",
     "--disable_tqdm", "true", "--dataloader_pin_memory", "false",
     # The final model (8 steps) is compared, not a selected checkpoint: no checkpoints needed.
