@@ -67,7 +67,16 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    task_name: str = field(metadata={"help": "xnli, pawsx, panx (alias wikiann) or udpos."})
+    task_name: str | None = field(
+        default=None, metadata={"help": "xnli, pawsx, panx (alias wikiann) or udpos; or give --task_file."}
+    )
+    task_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "A JSON or YAML file defining your own task: kind, labels, languages, metric, and its "
+            "data (files per split and language, or a Hub dataset). See modeling_dlfa/task_files.py."
+        },
+    )
     data_dir: str | None = field(
         default=None,
         metadata={"help": "A folder in the XTREME layout: <split>-<lang>.tsv (default: the Hub)."},

@@ -26,6 +26,7 @@ _CONLLU_RANGE = re.compile(r"\d+-\d+")
 _CONLLU_EMPTY_NODE = re.compile(r"\d+\.\d+")
 _CONLLU_WORD = re.compile(r"[1-9]\d*")
 _JSON_PAIR_KEYS = (("premise", "hypothesis"), ("sentence1", "sentence2"), ("text_a", "text_b"))
+_JSON_TEXT_KEYS = ("text", "sentence", "text_a")
 _JSON_TAG_KEYS = ("tags", "ner_tags", "pos_tags")
 
 Line = tuple[int, str]
@@ -105,7 +106,10 @@ def read_pairs_tsv(task: Task, path: Path) -> datasets.Dataset:
     for number, text in _lines(path):
         if _is_blank_row(text):
             continue
-        text_a, text_b, label = _fields(path, number, text, ("text_a", "text_b", "label"))
+        if task.pair:
+            text_a, text_b, label = _fields(path, number, text, ("text_a", "text_b", "label"))
+        else:
+            (text_a, label), text_b = _fields(path, number, text, ("text", "label")), ""
         columns["text_a"].append(text_a)
         columns["text_b"].append(text_b)
         columns["label"].append(_label_id(task, label, f"{path}:{number}", "label", label2id))
@@ -178,6 +182,16 @@ def _json_objects(path: Path) -> Iterator[tuple[int, dict]]:
         yield number, record
 
 
+def _json_text(path: Path, number: int, record: dict) -> tuple[str, str]:
+    key = next((key for key in _JSON_TEXT_KEYS if key in record), None)
+    if key is None or not isinstance(record[key], str):
+        raise DataError(
+            f"{path}:{number}: no text found; expected a string under one of {', '.join(_JSON_TEXT_KEYS)}, "
+            f"found {', '.join(record)}"
+        )
+    return record[key], ""
+
+
 def _json_pair(path: Path, number: int, record: dict) -> tuple[str, str]:
     for key_a, key_b in _JSON_PAIR_KEYS:
         if key_a in record and key_b in record:
@@ -216,7 +230,7 @@ def read_pairs_jsonl(task: Task, path: Path) -> datasets.Dataset:
     label2id = task.label2id
     columns: dict[str, list] = {"text_a": [], "text_b": [], "label": []}
     for number, record in _json_objects(path):
-        text_a, text_b = _json_pair(path, number, record)
+        text_a, text_b = (_json_pair if task.pair else _json_text)(path, number, record)
         if "label" not in record:
             raise DataError(f"{path}:{number}: missing key 'label'; allowed: {', '.join(task.labels)}")
         columns["text_a"].append(text_a)
@@ -310,7 +324,9 @@ def load_hub_split(
     hub_split = _SPLIT_ALIASES.get(split, split)
     if hub_split not in task.hub_splits:
         raise ValueError(f"split {split!r} is not one of {', '.join(task.hub_splits)} (or dev)")
-    config = task.hub_config(language)
+    # One config for all languages, a column naming each row's language; else one config per language.
+    column = task.hub_language_column
+    config = None if column else task.hub_config(language)
     available = task.hub_splits_of(language)
     if hub_split not in available:
         raise DataError(
@@ -320,7 +336,15 @@ def load_hub_split(
         raw = datasets.load_dataset(task.hub_repo, config, split=hub_split, cache_dir=cache_dir)
     except ConnectionError as error:  # also huggingface_hub's OfflineModeIsEnabled
         raise DataError(_offline_message(task, config, hub_split)) from error
-    return _from_hub(task, raw, f"{task.hub_repo} config {config} split {hub_split}")
+    source = f"{task.hub_repo} config {config} split {hub_split}"
+    if column:
+        if column not in raw.column_names:
+            raise DataError(f"{source}: no language column {column!r}; found {', '.join(raw.column_names)}")
+        raw = raw.filter(lambda value: value == language, input_columns=[column])
+        source = f"{task.hub_repo} split {hub_split}, rows with {column} = {language}"
+        if len(raw) == 0:
+            raise DataError(f"{source}: none")
+    return _from_hub(task, raw, source)
 
 
 def _offline_message(task: Task, config: str, split: str) -> str:

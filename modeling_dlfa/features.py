@@ -42,10 +42,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DLFA_FEATURES_CACHE", Path.home() / ".cache" / "modeling_dlfa" / "features"))
 
 
-def encode_pairs(batch: dict, indices: list[int], tokenizer, max_length: int, padding) -> dict:
-    encoded = tokenizer(
-        batch["text_a"], batch["text_b"], truncation=True, max_length=max_length, padding=padding
-    )
+def encode_pairs(
+    batch: dict, indices: list[int], tokenizer, max_length: int, padding, pair: bool = True
+) -> dict:
+    second = batch["text_b"] if pair else None
+    encoded = tokenizer(batch["text_a"], second, truncation=True, max_length=max_length, padding=padding)
     encoded["labels"] = batch["label"]
     encoded["example_id"] = list(indices)
     # Fast tokenizers keep what truncation cut off in `overflowing`.

@@ -269,7 +269,7 @@ def eval_results(results: dict) -> list[EvalResult]:
     """One model-index result per evaluated language (dataset config = its load_dataset config), then the
     macro average over languages."""
     task = get_task(results["task"])
-    display = TASK_DISPLAY[task.name]
+    display = TASK_DISPLAY.get(task.name, task.name)
     metric_display = results.get("metric_display") or results["metric"]
     common = {
         "task_type": task.pipeline_tag,
@@ -313,7 +313,7 @@ def _template_context(
         "model_name_or_path": name,
         "base_name": Path(name).name or name,
         "base_model_url": f"https://huggingface.co/{name}" if is_hub_id(name) else None,
-        "task_display": TASK_DISPLAY[task.name],
+        "task_display": TASK_DISPLAY.get(task.name, task.name),
         "dataset_repo": task.hub_repo,
         "eval_split": results["eval_split"],
         "metric_display": results.get("metric_display") or results["metric"],
@@ -328,7 +328,7 @@ def _template_context(
         "model_id_literal": repr(model_id),
         "revision_literal": repr(revision or "main"),
         "revision_pinned": revision is not None,
-        "example_inputs": [repr(example) for example in EXAMPLE_INPUTS[task.name]],
+        "example_inputs": [repr(example) for example in EXAMPLE_INPUTS.get(task.name, [])],
         "labels": [config.id2label[index] for index in sorted(config.id2label)],
         "is_baseline": config.fusion_layer is None,
         "fusion_layer": config.fusion_layer,
@@ -377,7 +377,7 @@ def _average_rows(results: dict) -> list[dict[str, str]]:
 
 
 def _training_rows(results: dict) -> list[tuple[str, str]]:
-    task_display = TASK_DISPLAY[get_task(results["task"]).name]
+    task_display = TASK_DISPLAY.get(results["task"], results["task"])
     examples = results.get("num_train_examples")
     rows = [
         ("Base model", f"`{results['model_name_or_path']}`"),
@@ -612,7 +612,8 @@ def _hub_step(step: str, plan: PushPlan) -> Iterator[None]:
 def _default_commit_message(results: dict) -> str:
     layer = results.get("fusion_layer")
     variant = "baseline" if layer is None else f"fusion layer {layer}"
-    return f"DLFA {TASK_DISPLAY[get_task(results['task']).name]} model ({variant}, {results['model_name_or_path']})"
+    display = TASK_DISPLAY.get(results["task"], results["task"])
+    return f"DLFA {display} model ({variant}, {results['model_name_or_path']})"
 
 
 # --- command line -----------------------------------------------------------------------------------------

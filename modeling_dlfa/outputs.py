@@ -20,7 +20,6 @@ from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
 from .results import RESULTS_FILE
 from .resume import training_summary
-from .tasks import language_groups
 
 
 def write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
@@ -53,7 +52,7 @@ def versions() -> dict[str, str]:
 def run_results(inputs, model_args, data_args, training_args, model, scores, counts) -> dict:
     task, config = inputs.task, model.config
     language = data_args.train_language
-    groups = language_groups(scores)
+    groups = task.language_groups(scores)
     others = {code: score for code, score in scores.items() if code != language}
     return {
         "task": task.name,

@@ -73,11 +73,14 @@ def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[st
             f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
         )
     dataset = load_hub_split(task, language, split)
-    return _numbered(dataset), f"{task.hub_repo} ({task.hub_config(language)}, {split})"
+    config = (
+        f"{task.hub_language_column}={language}" if task.hub_language_column else task.hub_config(language)
+    )
+    return _numbered(dataset), f"{task.hub_repo} ({config}, {split})"
 
 
 def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_files) -> list[str]:
-    if data_args.data_dir:
+    if files:
         split = {"validation": "dev", "test": "test"}[data_args.eval_split]
         return sorted(set(files.get(split, {})) | set(eval_files))
     if eval_files:
@@ -99,7 +102,8 @@ def _same_rows(task: Task, dataset: datasets.Dataset, source: str, data: TaskDat
 
 def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> TaskData:
     """Every dataset the run needs, read and checked before anything is written."""
-    files = find_xtreme_files(task, data_args.data_dir) if data_args.data_dir else {}
+    # A data folder, else the files a task file names, else the Hub.
+    files = find_xtreme_files(task, data_args.data_dir) if data_args.data_dir else task.data_files()
     eval_files = parse_eval_files(data_args.eval_files) if data_args.eval_files else {}
     language = data_args.train_language
     data = TaskData()

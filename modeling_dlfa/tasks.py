@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import datasets
@@ -23,6 +24,8 @@ TOKEN = "token"
 METRICS = ("accuracy", "span_f1", "token_accuracy")
 EXTRA_METRICS = ("span_precision", "span_recall", "token_accuracy")
 HUB_SPLITS = ("train", "validation", "test")
+# The paper's groups: English and its family (enf), every other language (noenf).
+LANGUAGE_GROUPS = {"enf": ("en", "de")}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class Task:
     # Row i of every language's dev (and test) file is the same item, translated: training on part of
     # one language's dev file puts the same rows of every other language off limits.
     parallel: bool = False
+    # Named language groups reported beside each language (the paper's enf: English and its family); every
+    # other language falls in `rest_group`.
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = tuple(LANGUAGE_GROUPS.items())
+    rest_group: str = "noenf"
+    # A Hub dataset with one config for all languages and a column naming each row's language.
+    hub_language_column: str = ""
+    # (split, language, path) of local files, for tasks defined in a task file: split is train, dev or test.
+    files: tuple[tuple[str, str, str], ...] = ()
     kind: str = ""
 
     # Set by each kind.
@@ -103,11 +114,29 @@ class Task:
         """The splits the task's Hub dataset has for `language`."""
         return dict(self.hub_language_splits).get(language, self.hub_splits)
 
+    def language_groups(self, languages: Iterable[str]) -> dict[str, list[str]]:
+        """`languages` by group (the named groups, then `rest_group`); empty groups left out."""
+        languages = list(languages)
+        named = dict(self.groups)
+        grouped = {group: [code for code in languages if code in members] for group, members in named.items()}
+        listed = {code for members in named.values() for code in members}
+        grouped[self.rest_group] = [code for code in languages if code not in listed]
+        return {group: codes for group, codes in grouped.items() if codes}
+
+    def data_files(self) -> dict[str, dict[str, Path]]:
+        """{split: {language: path}} of the task's own files (the layout `find_xtreme_files` returns)."""
+        found: dict[str, dict[str, Path]] = {}
+        for split, language, path in self.files:
+            found.setdefault(split, {})[language] = Path(path)
+        return found
+
 
 @dataclass(frozen=True)
 class SequenceTask(Task):
     """One label per sentence or sentence pair: columns `text_a`, `text_b`, `label` (class id)."""
 
+    # False: one text per example (sentiment, topic); `text_b` is then empty and not given to the tokenizer.
+    pair: bool = True
     kind: str = SEQUENCE
     metrics_allowed: ClassVar[tuple[str, ...]] = ("accuracy",)
     pipeline_tag: ClassVar[str] = "text-classification"
@@ -128,14 +157,15 @@ class SequenceTask(Task):
 
     def from_hub_batch(self, batch: dict[str, list], rows: list[int], to_id) -> dict[str, list]:
         """A batch of Hub rows in the internal format; `to_id(value, row)` checks and maps one label."""
-        text_a, text_b = self.hub_text_columns
         labels = [to_id(value, row) for value, row in zip(batch[self.hub_label_column], rows, strict=True)]
-        return {"text_a": batch[text_a], "text_b": batch[text_b], "label": labels}
+        texts = [batch[column] for column in self.hub_text_columns]
+        text_b = texts[1] if self.pair else [""] * len(labels)
+        return {"text_a": texts[0], "text_b": text_b, "label": labels}
 
     def encode(
         self, batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece
     ) -> dict:
-        return features.encode_pairs(batch, indices, tokenizer, max_length, padding)
+        return features.encode_pairs(batch, indices, tokenizer, max_length, padding, self.pair)
 
     def data_collator(self, tokenizer):
         return DataCollatorWithPadding(tokenizer)
@@ -318,7 +348,8 @@ TASKS: dict[str, Task] = {
     ),
 }
 
-LANGUAGE_GROUPS = {"enf": ("en", "de")}
+# Tasks read from task files (modeling_dlfa/task_files.py) in this process, found by name like the built-ins.
+_DEFINED: dict[str, Task] = {}
 
 
 def _normal_name(name: str) -> str:
@@ -326,27 +357,32 @@ def _normal_name(name: str) -> str:
     return name.strip().lower().replace("-", "").replace("_", "")
 
 
+def register_task(task: Task) -> Task:
+    """Make a task defined outside the package (a task file) known to `get_task` by its name."""
+    if _normal_name(task.name) in (_normal_name(name) for name in TASKS):
+        raise ValueError(f"task {task.name!r} would hide the built-in task of that name: choose another name")
+    _DEFINED[task.name] = task
+    return task
+
+
 def get_task(name: str | Task) -> Task:
     """The task called `name` (case-insensitive; aliases such as "wikiann" accepted)."""
     if isinstance(name, Task):
         return name
     key = _normal_name(name)
-    for task in TASKS.values():
-        if key == task.name or key in (_normal_name(alias) for alias in task.aliases):
+    for task in [*TASKS.values(), *_DEFINED.values()]:
+        if key == _normal_name(task.name) or key in (_normal_name(alias) for alias in task.aliases):
             return task
     aliases = [f"{alias} (= {task.name})" for task in TASKS.values() for alias in task.aliases]
-    raise ValueError(f"unknown task {name!r}; allowed: {', '.join([*TASKS, *aliases])}")
+    raise ValueError(
+        f"unknown task {name!r}; allowed: {', '.join([*TASKS, *aliases, *_DEFINED])}, or a task file "
+        "(--task_file)"
+    )
 
 
-def language_groups(languages: Iterable[str]) -> dict[str, list[str]]:
-    """Split `languages` into the paper's enf (English family) and noenf groups; empty groups left out."""
-    languages = list(languages)
-    enf = LANGUAGE_GROUPS["enf"]
-    groups = {
-        "enf": [code for code in languages if code in enf],
-        "noenf": [code for code in languages if code not in enf],
-    }
-    return {group: codes for group, codes in groups.items() if codes}
+def language_groups(languages: Iterable[str], task: str | Task = "xnli") -> dict[str, list[str]]:
+    """Split `languages` into the task's groups (the paper's enf and noenf for the built-in tasks)."""
+    return get_task(task).language_groups(languages)
 
 
 def check_languages(

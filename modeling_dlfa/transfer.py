@@ -30,6 +30,7 @@ from .results import RUN_CONFIG_FILE, SWEEP_FILE
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
 from .scoring import dev_metric, predict_language
+from .task_files import load_task_file
 from .tasks import Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
@@ -57,8 +58,18 @@ class RunInputs:
     eval_features: dict[str, datasets.Dataset]
 
 
+def resolve_task(data_args: DataArguments) -> Task:
+    """The task named by --task_name, or defined by --task_file (one of them, not both)."""
+    if bool(data_args.task_name) == bool(data_args.task_file):
+        raise ValueError(
+            "give the task with --task_name (xnli, pawsx, panx, udpos) or with --task_file (your own task "
+            "defined in a JSON or YAML file), one of the two"
+        )
+    return load_task_file(data_args.task_file) if data_args.task_file else get_task(data_args.task_name)
+
+
 def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, training: bool) -> RunInputs:
-    task = get_task(data_args.task_name)
+    task = resolve_task(data_args)
     model_config = load_model_config(model_args)
     data = load_task_data(task, data_args, training=training)
     tokenizer = AutoTokenizer.from_pretrained(
