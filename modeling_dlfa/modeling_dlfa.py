@@ -346,7 +346,9 @@ class DLFAPreTrainedModel(PreTrainedModel):
         has_pooler = getattr(model, "pooler", None) is not None
         unused = [key for key in info["unexpected_keys"] if has_pooler or not key.startswith("pooler.")]
         if all(key.startswith(_NEW_PARTS) for key in missing) and not unused and not info["mismatched_keys"]:
-            logger.warning("%s from %s: new weights: %s", cls.__name__, name_or_path, ", ".join(new) or "none")
+            logger.warning(
+                "%s from %s: new weights: %s", cls.__name__, name_or_path, ", ".join(new) or "none"
+            )
         else:
             for record in held.records:
                 _MODELING_LOGGER.handle(record)
