@@ -18,14 +18,7 @@ import argparse
 import logging
 import sys
 
-import datasets
-import transformers
-
-from modeling_dlfa import report
-from modeling_dlfa.arguments import parse_arguments
-from modeling_dlfa.data import DataError
-from modeling_dlfa.sweep import SweepError
-from modeling_dlfa.transfer import run
+# Imports are per command: `compare` needs neither datasets nor the training stack (seconds of imports).
 
 logger = logging.getLogger("run_glue_x")
 
@@ -38,6 +31,8 @@ def compare_main(argv: list[str]) -> int:
     parser.add_argument("--output_dir", required=True, help="where compare.md/.json/.png go")
     parser.add_argument("--labels", help="comma list, one label per run (default: model and setting)")
     args = parser.parse_args(argv)
+    from modeling_dlfa import report
+
     labels = args.labels.split(",") if args.labels else None
     comparison = report.compare_runs(args.run_dirs, args.output_dir, labels=labels)
     print(report.compare_markdown(comparison))
@@ -45,6 +40,9 @@ def compare_main(argv: list[str]) -> int:
 
 
 def setup_logging(training_args) -> None:
+    import datasets
+    import transformers
+
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
         datefmt="%H:%M:%S",
@@ -61,6 +59,8 @@ def setup_logging(training_args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Bad input ends in one line, not a traceback (DataError is a ValueError, FileNotFoundError an OSError).
+    failures: tuple[type[Exception], ...] = (ValueError, OSError)
     try:
         if argv[:1] == ["compare"]:
             return compare_main(argv[1:])
@@ -68,10 +68,17 @@ def main(argv: list[str] | None = None) -> int:
             from modeling_dlfa.predict import main as predict_main
 
             return predict_main(argv[1:])
+        from modeling_dlfa.arguments import parse_arguments
+        from modeling_dlfa.sweep import SweepError
+        from modeling_dlfa.transfer import run
+
+        failures = (*failures, SweepError)
         model_args, data_args, training_args, sweep_args = parse_arguments(argv)
         setup_logging(training_args)
         run(model_args, data_args, training_args, sweep_args)
-    except (ValueError, DataError, FileNotFoundError, OSError, SweepError) as error:
+    except Exception as error:
+        if not isinstance(error, failures):
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
