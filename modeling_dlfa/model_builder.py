@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -10,6 +11,8 @@ from transformers import AutoConfig
 from .arguments import ModelArguments
 from .configuration_dlfa import DLFAConfig
 from .tasks import Task
+
+logger = logging.getLogger(__name__)
 
 
 def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
@@ -53,6 +56,50 @@ def _check_checkpoint_labels(task: Task, config: DLFAConfig, name: str) -> None:
         )
 
 
+_MODELING_LOGGER = logging.getLogger("transformers.modeling_utils")
+# What a model built from a plain backbone initialises itself: the fusion module, the classifier and, for
+# backbones without one, the pooler.
+_NEW_PARTS = ("dlfa.fusion.", "classifier.", "pooler.")
+
+
+class _HeldLoadReports(logging.Filter):
+    """Holds back the LOAD REPORT records of one load, so they can be shown or dropped afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            self.records.append(record)
+            return False
+        return True
+
+
+def _from_backbone_quietly(model_class, name_or_path: str, **kwargs):
+    """`from_backbone`, with one line naming the new weights instead of transformers' LOAD REPORT table of
+    them; the table still shows in full when the load reports anything else."""
+    held = _HeldLoadReports()
+    _MODELING_LOGGER.addFilter(held)
+    try:
+        model, info = model_class.from_backbone(name_or_path, output_loading_info=True, **kwargs)
+    finally:
+        _MODELING_LOGGER.removeFilter(held)
+    missing = info["missing_keys"]
+    new = [part.split(".")[-2] for part in _NEW_PARTS if any(key.startswith(part) for key in missing)]
+    # A tagging head has no pooler: a backbone's pooler weights are left out, as expected.
+    has_pooler = getattr(model, "pooler", None) is not None
+    unused = [key for key in info["unexpected_keys"] if has_pooler or not key.startswith("pooler.")]
+    if all(key.startswith(_NEW_PARTS) for key in missing) and not unused and not info["mismatched_keys"]:
+        logger.warning(
+            "%s from %s: new weights: %s", model_class.__name__, name_or_path, ", ".join(new) or "none"
+        )
+    else:
+        for record in held.records:
+            _MODELING_LOGGER.handle(record)
+    return model
+
+
 def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None, model_config):
     hub_kwargs = {
         "revision": model_args.model_revision,
@@ -65,7 +112,8 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
             _check_checkpoint_labels(task, model_config, model_args.model_name_or_path)
             model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
         else:
-            model = model_class.from_backbone(
+            model = _from_backbone_quietly(
+                model_class,
                 model_args.model_name_or_path,
                 fusion_layer=fusion_layer,
                 fusion_gate=model_args.fusion_gate,

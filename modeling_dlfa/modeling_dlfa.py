@@ -4,8 +4,6 @@ This file travels to the Hub with the weights (`trust_remote_code=True`): it imp
 and its sibling `configuration_dlfa.py`, and does no file or network I/O of its own.
 """
 
-import logging
-
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
@@ -15,27 +13,6 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 from transformers.utils import can_return_tuple
 
 from .configuration_dlfa import DLFAConfig
-
-logger = logging.getLogger(__name__)
-_MODELING_LOGGER = logging.getLogger("transformers.modeling_utils")
-# What a model built from a plain backbone initialises itself: the fusion module, the classifier and, for
-# backbones without one, the pooler.
-_NEW_PARTS = ("dlfa.fusion.", "classifier.", "pooler.")
-
-
-class _HeldLoadReports(logging.Filter):
-    """Holds back the LOAD REPORT records of one load, so they can be shown or dropped afterwards."""
-
-    def __init__(self):
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "LOAD REPORT" in record.getMessage():
-            self.records.append(record)
-            return False
-        return True
-
 
 _HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder", "force_download", "proxies")
 
@@ -325,37 +302,14 @@ class DLFAPreTrainedModel(PreTrainedModel):
             classifier_dropout=classifier_dropout,
             **{key: value for key, value in label_kwargs.items() if value is not None},
         )
-        wants_info = kwargs.pop("output_loading_info", False)
-        # transformers logs a LOAD REPORT table of every new weight; here the new parts are the point, so it
-        # is held back and shown only when the load reports something else.
-        held = _HeldLoadReports()
-        _MODELING_LOGGER.addFilter(held)
-        try:
-            model, info = cls.from_pretrained(
-                name_or_path,
-                config=config,
-                key_mapping=backbone_key_mapping(backbone_config),
-                output_loading_info=True,
-                **kwargs,
-            )
-        finally:
-            _MODELING_LOGGER.removeFilter(held)
-        missing = info["missing_keys"]
-        new = [part.split(".")[-2] for part in _NEW_PARTS if any(key.startswith(part) for key in missing)]
-        # A tagging head has no pooler: a backbone's pooler weights are left out, as expected.
-        has_pooler = getattr(model, "pooler", None) is not None
-        unused = [key for key in info["unexpected_keys"] if has_pooler or not key.startswith("pooler.")]
-        if all(key.startswith(_NEW_PARTS) for key in missing) and not unused and not info["mismatched_keys"]:
-            logger.warning(
-                "%s from %s: new weights: %s", cls.__name__, name_or_path, ", ".join(new) or "none"
-            )
-        else:
-            for record in held.records:
-                _MODELING_LOGGER.handle(record)
+        loaded = cls.from_pretrained(
+            name_or_path, config=config, key_mapping=backbone_key_mapping(backbone_config), **kwargs
+        )
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
         # transformers remembers a load-time key_mapping and reverses it on save; the result is a DLFA
         # checkpoint now and must be saved with DLFA's own keys.
         model._weight_conversions = []
-        return (model, info) if wants_info else model
+        return loaded
 
 
 def backbone_key_mapping(backbone_config) -> dict[str, str]:
