@@ -4,6 +4,8 @@ This file travels to the Hub with the weights (`trust_remote_code=True`): it imp
 and its sibling `configuration_dlfa.py`, and does no file or network I/O of its own.
 """
 
+import inspect
+
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
@@ -185,21 +187,12 @@ def selected_hidden_states(output_hidden_states, num_hidden_states: int) -> set[
     return {i % num_hidden_states for i in indices if -num_hidden_states <= i < num_hidden_states}
 
 
-def parameter_names(function) -> tuple[str, ...]:
-    """The named parameters of `function`, looking through decorators (no `inspect`: these files import only
-    torch and transformers)."""
-    while hasattr(function, "__wrapped__"):
-        function = function.__wrapped__
-    code = function.__code__
-    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-
-
 def build_backbone(backbone_config) -> PreTrainedModel:
     """The bare encoder for `backbone_config`, without its own pooler (DLFA pools the fused layer instead)."""
     if type(backbone_config) not in MODEL_MAPPING:
         raise ValueError(f"backbone model_type={backbone_config.model_type!r} has no AutoModel class")
     backbone_class = MODEL_MAPPING[type(backbone_config)]
-    takes_pooler_flag = "add_pooling_layer" in parameter_names(backbone_class.__init__)
+    takes_pooler_flag = "add_pooling_layer" in inspect.signature(backbone_class.__init__).parameters
     return AutoModel.from_config(
         backbone_config, **({"add_pooling_layer": False} if takes_pooler_flag else {})
     )
@@ -339,7 +332,7 @@ class DLFAModel(DLFAPreTrainedModel):
             # Built on a forked generator: creating it must not shift the random draws of the head that follows.
             with torch.random.fork_rng(devices=[]):
                 self.fusion = DLFAFusion(config)
-        self._backbone_inputs = set(parameter_names(type(self.backbone).forward))
+        self._backbone_inputs = set(inspect.signature(type(self.backbone).forward).parameters)
         self.post_init()
 
     def get_input_embeddings(self):
