@@ -57,6 +57,15 @@ class ModelArguments:
         default="main", metadata={"help": "Branch, tag or commit of the model on the Hub."}
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer name or path, if not the model's own."}
+    )
+    token: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub token for private models and datasets (default: HF_TOKEN or the stored login)."
+        },
+    )
     use_safetensors: bool = field(
         default=True,
         metadata={
@@ -138,6 +147,28 @@ class DataArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set."})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "Truncate each language's evaluation set (and the dev set)."}
+    )
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "A Hub dataset to read the task from instead of its default one."}
+    )
+    dataset_config_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "The dataset's config for each language, with {language} standing for the language code "
+            "(e.g. '{language}' or 'ner.{language}')."
+        },
+    )
+    text_column_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "The Hub dataset's text column (tagging: the words; sentence pairs: 'first,second')."
+        },
+    )
+    label_column_name: str | None = field(
+        default=None, metadata={"help": "The Hub dataset's label column (tagging: the tags)."}
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes that tokenize in parallel (default: this one only)."}
     )
     features_cache_dir: str | None = field(
         default=None,

@@ -317,7 +317,11 @@ def _from_hub(task: Task, raw: datasets.Dataset, source: str) -> datasets.Datase
 
 
 def load_hub_split(
-    task: str | Task, language: str, split: str, cache_dir: str | os.PathLike | None = None
+    task: str | Task,
+    language: str,
+    split: str,
+    cache_dir: str | os.PathLike | None = None,
+    token: str | None = None,
 ) -> datasets.Dataset:
     """One language's split of the task's Hub dataset in the internal format (needs the Hub or its cache)."""
     task = tasks.get_task(task)
@@ -333,7 +337,9 @@ def load_hub_split(
             f"{task.hub_repo} config {config} has no {hub_split} split; it has {', '.join(available)}"
         )
     try:
-        raw = datasets.load_dataset(task.hub_repo, config, split=hub_split, cache_dir=cache_dir)
+        # Only when given: datasets then falls back to HF_TOKEN or the stored login, as it does by itself.
+        auth = {"token": token} if token else {}
+        raw = datasets.load_dataset(task.hub_repo, config, split=hub_split, cache_dir=cache_dir, **auth)
     except ConnectionError as error:  # also huggingface_hub's OfflineModeIsEnabled
         raise DataError(_offline_message(task, config, hub_split)) from error
     source = f"{task.hub_repo} config {config} split {hub_split}"

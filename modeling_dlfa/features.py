@@ -162,6 +162,7 @@ def tokenize(
     overwrite_cache: bool = False,
     description: str = "",
     label_piece: str = LABEL_PIECES[0],
+    num_proc: int | None = None,
 ) -> datasets.Dataset:
     """Features for `dataset`, from the on-disk cache when the same data was tokenized the same way before."""
     if not getattr(tokenizer, "is_fast", False):
@@ -187,6 +188,7 @@ def tokenize(
                 "label_piece": label_piece,
             },
             remove_columns=dataset.column_names,
+            num_proc=num_proc,
             # Our key already identifies the result; datasets would otherwise pickle the tokenizer to hash it.
             new_fingerprint=key,
             desc=f"Tokenizing {description}".strip(),

@@ -43,7 +43,10 @@ def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
 
 def load_model_config(model_args: ModelArguments):
     return AutoConfig.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        cache_dir=model_args.cache_dir,
+        token=model_args.token,
     )
 
 
@@ -105,6 +108,7 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
         "revision": model_args.model_revision,
         "cache_dir": model_args.cache_dir,
         "use_safetensors": model_args.use_safetensors,
+        "token": model_args.token,
     }
     model_class = task.head_class
     try:

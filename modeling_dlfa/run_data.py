@@ -61,7 +61,7 @@ def _read(task: Task, path: str | os.PathLike) -> datasets.Dataset:
     return _numbered(read_file(task, path))
 
 
-def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]]):
+def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]], token=None):
     """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
     xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
     path = files.get(xtreme_split, {}).get(language)
@@ -72,7 +72,7 @@ def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[st
             f"the data folder has no {xtreme_split}-{language}.tsv for {task.name}; it has "
             f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
         )
-    dataset = load_hub_split(task, language, split)
+    dataset = load_hub_split(task, language, split, token=token)
     config = (
         f"{task.hub_language_column}={language}" if task.hub_language_column else task.hub_config(language)
     )
@@ -100,7 +100,9 @@ def _same_rows(task: Task, dataset: datasets.Dataset, source: str, data: TaskDat
     return dataset.select(data.dev[ROW_COLUMN])
 
 
-def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> TaskData:
+def load_task_data(
+    task: Task, data_args: DataArguments, *, training: bool, token: str | None = None
+) -> TaskData:
     """Every dataset the run needs, read and checked before anything is written."""
     # A data folder, else the files a task file names, else the Hub.
     files = find_xtreme_files(task, data_args.data_dir) if data_args.data_dir else task.data_files()
@@ -117,7 +119,9 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
         if data_args.train_file:
             data.train, data.sources["train"] = _read(task, data_args.train_file), data_args.train_file
         else:
-            data.train, data.sources["train"] = _hub_or_file(task, language, data_args.train_split, files)
+            data.train, data.sources["train"] = _hub_or_file(
+                task, language, data_args.train_split, files, token
+            )
     if data_args.dev_holdout:
         if data.train is None:
             raise ValueError("--dev_holdout splits the training data: it needs --do_train")
@@ -140,7 +144,7 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
         data.dev, data.sources["dev"] = _read(task, data_args.validation_file), data_args.validation_file
     elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
         # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
-        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files)
+        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, token)
     if data.train is not None:
         # Drawn from the rows left for training: never from the held-out ones.
         data.train = _subset(data.train, data_args.max_train_samples)
@@ -168,7 +172,9 @@ def load_task_data(task: Task, data_args: DataArguments, *, training: bool) -> T
             data.skipped[code] = f"no {data_args.eval_split} split on {task.hub_repo}"
             continue
         else:
-            data.evaluation[code], data.sources[code] = _hub_or_file(task, code, data_args.eval_split, files)
+            data.evaluation[code], data.sources[code] = _hub_or_file(
+                task, code, data_args.eval_split, files, token
+            )
         if same_rows:
             data.evaluation[code] = _same_rows(task, data.evaluation[code], data.sources[code], data)
         data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)

@@ -112,3 +112,38 @@ def load_task_file(path: str | Path) -> Task:
         return register_task(make_task(kind, **values))
     except (TypeError, ValueError) as error:
         raise TaskFileError(f"{path}: {error}") from None
+
+
+def with_dataset_flags(
+    task: Task,
+    *,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    text_column_name: str | None = None,
+    label_column_name: str | None = None,
+) -> Task:
+    """`task` read from another Hub dataset, as run_ner.py's --dataset_name, --dataset_config_name,
+    --text_column_name and --label_column_name say."""
+    changes: dict = {}
+    if dataset_name:
+        changes["hub_repo"] = dataset_name
+    if dataset_config_name:
+        if "{language}" not in dataset_config_name:
+            raise ValueError(
+                f"--dataset_config_name {dataset_config_name!r} names one config, but every language needs its "
+                "own: write {language} where the language code goes, e.g. '{language}' or 'ner.{language}'"
+            )
+        configs = {code: dataset_config_name.format(language=code) for code in task.languages}
+        changes.update(hub_configs=tuple(configs.items()), hub_language_column="")
+    if text_column_name:
+        columns = tuple(column.strip() for column in text_column_name.split(","))
+        expected = len(task.hub_text_columns) or (2 if getattr(task, "pair", False) else 1)
+        if len(columns) != expected:
+            raise ValueError(
+                f"--text_column_name {text_column_name!r}: task {task.name} reads {expected} text column(s) "
+                f"({', '.join(task.hub_text_columns) or 'none set'}); give them comma-separated"
+            )
+        changes["hub_text_columns"] = columns
+    if label_column_name:
+        changes["hub_label_column"] = label_column_name
+    return dataclasses.replace(task, **changes) if changes else task

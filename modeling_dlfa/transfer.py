@@ -30,7 +30,7 @@ from .results import RUN_CONFIG_FILE, SWEEP_FILE
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
 from .scoring import dev_metric, predict_language
-from .task_files import load_task_file
+from .task_files import load_task_file, with_dataset_flags
 from .tasks import Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
@@ -65,15 +65,25 @@ def resolve_task(data_args: DataArguments) -> Task:
             "give the task with --task_name (xnli, pawsx, panx, udpos) or with --task_file (your own task "
             "defined in a JSON or YAML file), one of the two"
         )
-    return load_task_file(data_args.task_file) if data_args.task_file else get_task(data_args.task_name)
+    task = load_task_file(data_args.task_file) if data_args.task_file else get_task(data_args.task_name)
+    return with_dataset_flags(
+        task,
+        dataset_name=data_args.dataset_name,
+        dataset_config_name=data_args.dataset_config_name,
+        text_column_name=data_args.text_column_name,
+        label_column_name=data_args.label_column_name,
+    )
 
 
 def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, training: bool) -> RunInputs:
     task = resolve_task(data_args)
     model_config = load_model_config(model_args)
-    data = load_task_data(task, data_args, training=training)
+    data = load_task_data(task, data_args, training=training, token=model_args.token)
     tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, cache_dir=model_args.cache_dir
+        model_args.tokenizer_name or model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        cache_dir=model_args.cache_dir,
+        token=model_args.token,
     )
 
     def features(dataset, description):
@@ -89,6 +99,7 @@ def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, trainin
             overwrite_cache=data_args.overwrite_cache,
             description=description,
             label_piece=data_args.label_piece,
+            num_proc=data_args.preprocessing_num_workers,
         )
 
     language = data_args.train_language

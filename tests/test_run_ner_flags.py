@@ -1,0 +1,91 @@
+"""The flags a run_ner.py / run_glue.py user reaches for, end to end through run_glue_x.py (the Hub faked)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import datasets
+import pytest
+
+from modeling_dlfa.features import tokenize
+from modeling_dlfa.tasks import get_task
+from run_glue_x import main
+
+from .fixtures import FAST, NER_TAGS, WORDS
+
+
+def _ner_rows(count: int, seed: int) -> dict[str, list]:
+    rng = random.Random(seed)
+    panx = get_task("panx").labels
+    rows = {"words": [], "ner": []}
+    for _ in range(count):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(3, 7))]
+        rows["words"].append(words)
+        rows["ner"].append([panx.index(rng.choice(NER_TAGS)) for _ in words])
+    return rows
+
+
+def test_dataset_and_column_flags_read_another_hub_dataset(
+    tmp_path, tiny_bert_dir, tiny_tokenizer_dir, monkeypatch
+):
+    calls = []
+
+    def load_dataset(repo, config=None, split=None, cache_dir=None, **kwargs):
+        calls.append((repo, config, split, kwargs.get("token")))
+        return datasets.Dataset.from_dict(_ner_rows(24 if split == "train" else 8, seed=len(calls)))
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    output = tmp_path / "run"
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--dataset_name", "someone/my-ner", "--dataset_config_name", "ner.{language}",
+            "--text_column_name", "words", "--label_column_name", "ner", "--token", "hf_secret",
+            "--tokenizer_name", str(tiny_tokenizer_dir), "--preprocessing_num_workers", "2",
+            "--eval_languages", "en,de", "--output_dir", str(output), *FAST,
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert ("someone/my-ner", "ner.en", "train", "hf_secret") in calls
+    assert ("someone/my-ner", "ner.de", "validation", "hf_secret") in calls
+    results = json.loads((output / "results.json").read_text())
+    assert results["data_sources"]["de"] == "someone/my-ner (ner.de, validation)"
+    assert results["num_examples"] == {"de": 8, "en": 8}
+
+
+def test_a_dataset_config_without_the_language_is_refused(tmp_path, tiny_bert_dir, capsys):
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--dataset_config_name", "en", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "write {language} where the language code goes" in capsys.readouterr().err
+
+
+def test_pair_tasks_take_two_text_columns(tmp_path, tiny_bert_dir, capsys):
+    code = main(
+        [
+            "--task_name", "xnli", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--text_column_name", "premise", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "task xnli reads 2 text column(s) (premise, hypothesis)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_parallel_tokenization_gives_the_same_features(tmp_path, tiny_tokenizer_dir, workers):
+    from transformers import AutoTokenizer
+
+    task = get_task("panx")
+    rows = _ner_rows(40, seed=0)
+    dataset = datasets.Dataset.from_dict(
+        {"tokens": rows["words"], "tags": rows["ner"]}, features=task.dataset_features()
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    alone = tokenize(task, dataset, tokenizer, max_length=16, cache_dir=tmp_path / "one")
+    parallel = tokenize(task, dataset, tokenizer, max_length=16, cache_dir=tmp_path / "two", num_proc=workers)
+    assert alone.to_dict() == parallel.to_dict()
