@@ -53,7 +53,9 @@ def trial_scores(output_dir: Path) -> dict[str, dict[str, float]]:
         path.parent.relative_to(output_dir).as_posix(): json.loads(path.read_text(encoding="utf-8"))[
             "languages"
         ]
-        for path in sorted(output_dir.glob("*/results.json"))
+        # fusion_<x>/results.json for one seed, fusion_<x>/seed_<s>/results.json for several
+        for path in sorted(output_dir.rglob("results.json"))
+        if path.parent != output_dir
     }
 
 
