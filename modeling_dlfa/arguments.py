@@ -167,6 +167,12 @@ class DataArguments:
     label_column_name: str | None = field(
         default=None, metadata={"help": "The Hub dataset's label column (tagging: the tags)."}
     )
+    return_entity_level_metrics: bool = field(
+        default=False,
+        metadata={
+            "help": "Tagging tasks: also each entity type's precision, recall, F1 and count, per language."
+        },
+    )
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Processes that tokenize in parallel (default: this one only)."}
     )

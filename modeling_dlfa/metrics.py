@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from seqeval.metrics import f1_score, precision_score, recall_score
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 from .tasks import Task, get_task
 
@@ -89,13 +89,37 @@ def compute_score(
     return 100.0 * _SCORERS[metric](predictions, references)
 
 
-def compute_metrics(task: str | Task, predictions: Sequence, references: Sequence) -> dict[str, float]:
-    """Every metric the task reports, its headline metric first (percentages, unrounded)."""
+def compute_metrics(
+    task: str | Task, predictions: Sequence, references: Sequence, entity_level: bool = False
+) -> dict[str, float]:
+    """Every metric the task reports, its headline metric first (percentages, unrounded). With `entity_level`
+    (tagging tasks), also each entity type's precision, recall, F1 and count, named as run_ner.py names them
+    (`PER_f1`, `PER_number`, ...)."""
     task = get_task(task)
-    return {
+    metrics = {
         metric: compute_score(task, predictions, references, metric)
         for metric in (task.metric, *task.extra_metrics)
     }
+    if entity_level:
+        metrics.update(_entity_metrics(predictions, references))
+    return metrics
+
+
+def _entity_metrics(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> dict:
+    _check_sentences(predictions, references)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # seqeval warns on types with no gold or no predicted span
+        report = classification_report(
+            [list(tags) for tags in references], [list(tags) for tags in predictions], output_dict=True
+        )
+    names = {"precision": "precision", "recall": "recall", "f1-score": "f1"}
+    metrics = {}
+    for entity, values in report.items():
+        if entity.endswith(" avg"):  # micro/macro/weighted averages: the headline metrics already say it
+            continue
+        metrics.update({f"{entity}_{names[key]}": 100.0 * values[key] for key in names})
+        metrics[f"{entity}_number"] = int(values["support"])
+    return metrics
 
 
 def macro_average(scores: Mapping[str, float]) -> float:

@@ -11,11 +11,13 @@ from .tasks import Task
 from .training import model_inputs
 
 
-def score_predictions(task: Task, raw: datasets.Dataset, features: datasets.Dataset, predicted):
+def score_predictions(
+    task: Task, raw: datasets.Dataset, features: datasets.Dataset, predicted, entity_level: bool = False
+):
     """(every metric of the task, one prediction per example, words left unpredicted): the one scorer of
     checkpoint selection and evaluation. `predicted` holds the argmax of every feature row, in feature order."""
     guesses, unpredicted = task.decode(raw, features, predicted)
-    return compute_metrics(task, guesses, task.references(raw)), guesses, unpredicted
+    return compute_metrics(task, guesses, task.references(raw), entity_level), guesses, unpredicted
 
 
 def dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
@@ -28,7 +30,13 @@ def dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
     return compute
 
 
-def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, features: datasets.Dataset):
+def predict_language(
+    trainer: Trainer,
+    task: Task,
+    raw: datasets.Dataset,
+    features: datasets.Dataset,
+    entity_level: bool = False,
+):
     """(every metric of the task, prediction records, unpredicted words) for one language. Feature rows run
     sorted by length, so batches pad little."""
     order = np.argsort(np.asarray(features["length"]), kind="stable")
@@ -39,5 +47,5 @@ def predict_language(trainer: Trainer, task: Task, raw: datasets.Dataset, featur
     predicted = [None] * len(order)
     for sorted_position, original in enumerate(order):
         predicted[original] = predicted_sorted[sorted_position]
-    metrics, guesses, unpredicted = score_predictions(task, raw, features, predicted)
+    metrics, guesses, unpredicted = score_predictions(task, raw, features, predicted, entity_level)
     return metrics, task.prediction_records(raw, guesses), unpredicted

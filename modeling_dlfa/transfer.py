@@ -66,6 +66,10 @@ def resolve_task(data_args: DataArguments) -> Task:
             "defined in a JSON or YAML file), one of the two"
         )
     task = load_task_file(data_args.task_file) if data_args.task_file else get_task(data_args.task_name)
+    if data_args.return_entity_level_metrics and "span_f1" not in task.metrics_allowed:
+        raise ValueError(
+            f"--return_entity_level_metrics scores entity spans: task {task.name} labels whole examples, not words"
+        )
     return with_dataset_flags(
         task,
         dataset_name=data_args.dataset_name,
@@ -165,7 +169,7 @@ def run_setting(
         raw = inputs.data.evaluation[language]
         logger.info("Evaluating %s (%d examples, %d rows)", language, len(raw), len(features))
         metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
-            trainer, task, raw, features
+            trainer, task, raw, features, data_args.return_entity_level_metrics
         )
         scores[language] = metrics[language][task.metric]
         counts["num_examples"][language] = len(raw)

@@ -7,12 +7,13 @@ import random
 
 import datasets
 import pytest
+import seqeval.metrics
 
 from modeling_dlfa.features import tokenize
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
-from .fixtures import FAST, NER_TAGS, WORDS
+from .fixtures import FAST, NER_TAGS, WORDS, write_panx_dir
 
 
 def _ner_rows(count: int, seed: int) -> dict[str, list]:
@@ -89,3 +90,38 @@ def test_parallel_tokenization_gives_the_same_features(tmp_path, tiny_tokenizer_
     alone = tokenize(task, dataset, tokenizer, max_length=16, cache_dir=tmp_path / "one")
     parallel = tokenize(task, dataset, tokenizer, max_length=16, cache_dir=tmp_path / "two", num_proc=workers)
     assert alone.to_dict() == parallel.to_dict()
+
+
+def test_entity_level_metrics_per_language(tmp_path, tiny_bert_dir):
+    data = write_panx_dir(tmp_path / "panx")
+    output = tmp_path / "run"
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--data_dir", str(data), "--return_entity_level_metrics", "--output_dir", str(output), *FAST,
+        ]
+    )  # fmt: skip
+    assert code == 0
+    results = json.loads((output / "results.json").read_text())
+    predictions = [
+        json.loads(line) for line in (output / "predictions" / "de.jsonl").read_text().splitlines()
+    ]
+    gold = [record["labels"] for record in predictions]
+    guessed = [record["predictions"] for record in predictions]
+    expected = seqeval.metrics.classification_report(gold, guessed, output_dict=True)
+    german = results["metrics"]["de"]
+    for entity in ("PER", "LOC", "ORG"):
+        assert german[f"{entity}_number"] == expected[entity]["support"]
+        assert german[f"{entity}_f1"] == pytest.approx(100 * expected[entity]["f1-score"])
+    evaluation = json.loads((output / "eval_results.json").read_text())
+    assert evaluation["eval_de_PER_f1"] == german["PER_f1"]
+
+
+def test_entity_level_metrics_are_refused_for_sentence_tasks(tmp_path, tiny_bert_dir, capsys):
+    code = main(
+        [
+            "--task_name", "xnli", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--return_entity_level_metrics", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 2 and "task xnli labels whole examples" in capsys.readouterr().err
