@@ -31,11 +31,11 @@ def compare_main(argv: list[str]) -> int:
     parser.add_argument("--output_dir", required=True, help="where compare.md/.json/.png go")
     parser.add_argument("--labels", help="comma list, one label per run (default: model and setting)")
     args = parser.parse_args(argv)
-    from modeling_dlfa import report
+    from modeling_dlfa import compare
 
     labels = args.labels.split(",") if args.labels else None
-    comparison = report.compare_runs(args.run_dirs, args.output_dir, labels=labels)
-    print(report.compare_markdown(comparison))
+    comparison = compare.compare_runs(args.run_dirs, args.output_dir, labels=labels)
+    print(compare.compare_markdown(comparison))
     return 0
 
 

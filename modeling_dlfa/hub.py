@@ -35,7 +35,7 @@ from hub_cards import load_template
 
 from .atomic import write_text
 from .configuration_dlfa import DLFAConfig
-from .results import RESULTS_FILE, SWEEP_FILE
+from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults
 from .tasks import Task, get_task
 
 MIN_TRANSFORMERS = "5.24"
@@ -68,15 +68,6 @@ UPLOAD_PATTERNS = (
     "per_language.png",
 )
 
-REQUIRED_RESULTS = (
-    "task",
-    "model_name_or_path",
-    "metric",
-    "eval_split",
-    "train_language",
-    "languages",
-    "average",
-)
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
 TASK_DISPLAY = {"xnli": "XNLI", "pawsx": "PAWS-X", "panx": "WikiANN (PAN-X)", "udpos": "UD POS"}
@@ -116,33 +107,28 @@ def is_hub_id(name: str) -> bool:
     return True
 
 
-def read_results(output_dir: str | os.PathLike) -> dict:
-    path = Path(output_dir) / RESULTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (the run writes it after evaluation)")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    check_results(results, source=str(path))
+def read_results(output_dir: str | os.PathLike) -> RunResults:
+    results = RunResults.read(output_dir)
+    check_results(results, source=str(Path(output_dir) / RESULTS_FILE))
     return results
 
 
-def check_results(results: dict, source: str = "results") -> None:
-    missing = [key for key in REQUIRED_RESULTS if key not in results]
-    if missing:
-        raise ValueError(f"{source} lacks {', '.join(missing)}")
-    if not results["languages"]:
+def check_results(results: RunResults, source: str = "results") -> None:
+    """What a card needs beyond a well-formed results.json: scores, a metric the Hub knows, a known task."""
+    if not results.languages:
         raise ValueError(f"{source} has no per-language scores")
-    if results["metric"] not in MODEL_INDEX_METRICS:
+    if results.metric not in MODEL_INDEX_METRICS:
         raise ValueError(
-            f"{source}: metric {results['metric']!r} is not one of {', '.join(MODEL_INDEX_METRICS)}"
+            f"{source}: metric {results.metric!r} is not one of {', '.join(MODEL_INDEX_METRICS)}"
         )
-    get_task(results["task"])
+    get_task(results.task)
 
 
 # --- the card ---------------------------------------------------------------------------------------------
 
 
 def build_model_card(
-    results: dict,
+    results: RunResults,
     model_dir: str | os.PathLike,
     *,
     repo_id: str | None = None,
@@ -156,10 +142,10 @@ def build_model_card(
     Hub cache), else `base_model_license`, else "other" with a note.
     """
     check_results(results)
-    task = get_task(results["task"])
+    task = get_task(results.task)
     config = _load_config(model_dir)
     _check_same_run(results, config)
-    license_fields = _license_fields(results["model_name_or_path"], base_model_license)
+    license_fields = _license_fields(results.model_name_or_path, base_model_license)
     model_id = repo_id or f"<your-username>/{Path(model_dir).resolve().name}"
     card_data = _card_data(results, task, config, model_id.split("/")[-1], license_fields)
     context = _template_context(results, task, config, model_id, revision)
@@ -167,7 +153,7 @@ def build_model_card(
     return ModelCard.from_template(card_data, template_str=load_template(), **context)
 
 
-def write_model_card(output_dir: str | os.PathLike, results: dict | None = None, **kwargs: Any) -> Path:
+def write_model_card(output_dir: str | os.PathLike, results: RunResults | None = None, **kwargs: Any) -> Path:
     """(Re)write OUTPUT_DIR/README.md atomically; `results` defaults to OUTPUT_DIR/results.json.
 
     Keyword arguments go to `build_model_card`. Without `base_model_license`, a license an earlier card of the
@@ -180,7 +166,7 @@ def write_model_card(output_dir: str | os.PathLike, results: dict | None = None,
     else:
         check_results(results)
     if kwargs.get("base_model_license") is None:
-        kwargs["base_model_license"] = _earlier_license(output_dir / CARD_FILE, results["model_name_or_path"])
+        kwargs["base_model_license"] = _earlier_license(output_dir / CARD_FILE, results.model_name_or_path)
     card = build_model_card(results, output_dir, **kwargs)
     return write_text(output_dir / CARD_FILE, str(card))
 
@@ -192,13 +178,14 @@ def _load_config(model_dir: str | os.PathLike) -> DLFAConfig:
     return DLFAConfig.from_json_file(path)
 
 
-def _check_same_run(results: dict, config: DLFAConfig) -> None:
+def _check_same_run(results: RunResults, config: DLFAConfig) -> None:
     """A card whose scores and architecture come from different runs would misdescribe the weights."""
     fields = ["fusion_layer"] if config.fusion_layer is None else ["fusion_layer", "fusion_gate"]
     for field in fields:
-        if field in results and results[field] != getattr(config, field):
+        recorded = getattr(results, field)
+        if recorded != getattr(config, field):
             raise ValueError(
-                f"results say {field}={results[field]!r} but config.json has {getattr(config, field)!r}: "
+                f"results say {field}={recorded!r} but config.json has {getattr(config, field)!r}: "
                 "they come from different runs"
             )
 
@@ -241,9 +228,9 @@ def _earlier_license(card_path: Path, name_or_path: str) -> str | None:
 
 
 def _card_data(
-    results: dict, task: Task, config: DLFAConfig, model_name: str, license_fields: dict[str, str]
+    results: RunResults, task: Task, config: DLFAConfig, model_name: str, license_fields: dict[str, str]
 ) -> ModelCardData:
-    name = results["model_name_or_path"]
+    name = results.model_name_or_path
     tags = [
         "custom_code",
         "dlfa",
@@ -252,31 +239,31 @@ def _card_data(
         config.backbone_config.model_type,
     ]
     return ModelCardData(
-        language=list(results["languages"]),
+        language=list(results.languages),
         library_name="transformers",
         pipeline_tag=task.pipeline_tag,
         tags=tags,
         base_model=name if is_hub_id(name) else None,
         datasets=[task.hub_repo],
-        metrics=[MODEL_INDEX_METRICS[results["metric"]]],
+        metrics=[MODEL_INDEX_METRICS[results.metric]],
         model_name=model_name,
         eval_results=eval_results(results),
         **license_fields,
     )
 
 
-def eval_results(results: dict) -> list[EvalResult]:
+def eval_results(results: RunResults) -> list[EvalResult]:
     """One model-index result per evaluated language (dataset config = its load_dataset config), then the
     macro average over languages."""
-    task = get_task(results["task"])
+    task = get_task(results.task)
     display = TASK_DISPLAY.get(task.name, task.name)
-    metric_display = results.get("metric_display") or results["metric"]
+    metric_display = results.metric_display
     common = {
         "task_type": task.pipeline_tag,
-        "task_name": f"Zero-shot cross-lingual transfer from {results['train_language']}",
+        "task_name": f"Zero-shot cross-lingual transfer from {results.train_language}",
         "dataset_type": task.hub_repo,
-        "dataset_split": results["eval_split"],
-        "metric_type": MODEL_INDEX_METRICS[results["metric"]],
+        "dataset_split": results.eval_split,
+        "metric_type": MODEL_INDEX_METRICS[results.metric],
     }
     per_language = [
         EvalResult(
@@ -286,12 +273,12 @@ def eval_results(results: dict) -> list[EvalResult]:
             metric_value=round(score, 2),
             **common,
         )
-        for code, score in results["languages"].items()
+        for code, score in results.languages.items()
     ]
     average = EvalResult(
         dataset_name=f"{display} (macro average over {len(per_language)} languages)",
         metric_name=f"{metric_display}, macro average",
-        metric_value=round(results["average"], 2),
+        metric_value=round(results.average, 2),
         **common,
     )
     return [*per_language, average]
@@ -306,19 +293,19 @@ def _dataset_config(task: Task, language: str) -> str:
 
 
 def _template_context(
-    results: dict, task: Task, config: DLFAConfig, model_id: str, revision: str | None
+    results: RunResults, task: Task, config: DLFAConfig, model_id: str, revision: str | None
 ) -> dict[str, Any]:
-    name = results["model_name_or_path"]
+    name = results.model_name_or_path
     return {
         "model_name_or_path": name,
         "base_name": Path(name).name or name,
         "base_model_url": f"https://huggingface.co/{name}" if is_hub_id(name) else None,
         "task_display": TASK_DISPLAY.get(task.name, task.name),
         "dataset_repo": task.hub_repo,
-        "eval_split": results["eval_split"],
-        "metric_display": results.get("metric_display") or results["metric"],
-        "train_language": results["train_language"],
-        "languages": list(results["languages"]),
+        "eval_split": results.eval_split,
+        "metric_display": results.metric_display,
+        "train_language": results.train_language,
+        "languages": list(results.languages),
         "language_rows": _language_rows(results),
         "average_rows": _average_rows(results),
         "min_transformers": MIN_TRANSFORMERS,
@@ -344,66 +331,64 @@ def _percent(score: float) -> str:
     return f"{score:.2f}"
 
 
-def _language_rows(results: dict) -> list[dict[str, Any]]:
-    counts = results.get("num_examples") or {}
+def _language_rows(results: RunResults) -> list[dict[str, Any]]:
+    counts = results.num_examples
     return [
         {
             "language": code,
             "score": _percent(score),
             "examples": f"{counts[code]:,}" if code in counts else "–",
-            "is_train": code == results["train_language"],
+            "is_train": code == results.train_language,
         }
-        for code, score in results["languages"].items()
+        for code, score in results.languages.items()
     ]
 
 
-def _average_rows(results: dict) -> list[dict[str, str]]:
-    languages = list(results["languages"])
-    train = results["train_language"]
-    rows = [{"name": "all", "members": ", ".join(languages), "score": _percent(results["average"])}]
-    if results.get("average_without_train_language") is not None:
+def _average_rows(results: RunResults) -> list[dict[str, str]]:
+    languages = list(results.languages)
+    train = results.train_language
+    rows = [{"name": "all", "members": ", ".join(languages), "score": _percent(results.average)}]
+    if results.average_without_train_language is not None:
         others = [code for code in languages if code != train]
         rows.append(
             {
                 "name": f"all but {train}",
                 "members": ", ".join(others),
-                "score": _percent(results["average_without_train_language"]),
+                "score": _percent(results.average_without_train_language),
             }
         )
-    members = results.get("group_members") or {}
-    for group, score in (results.get("groups") or {}).items():
+    members = results.group_members
+    for group, score in results.groups.items():
         rows.append({"name": group, "members": ", ".join(members.get(group, [])), "score": _percent(score)})
     return rows
 
 
-def _training_rows(results: dict) -> list[tuple[str, str]]:
-    task_display = TASK_DISPLAY.get(results["task"], results["task"])
-    examples = results.get("num_train_examples")
+def _training_rows(results: RunResults) -> list[tuple[str, str]]:
+    task_display = TASK_DISPLAY.get(results.task, results.task)
+    examples = results.num_train_examples
     rows = [
-        ("Base model", f"`{results['model_name_or_path']}`"),
+        ("Base model", f"`{results.model_name_or_path}`"),
         (
             "Training data",
-            f"{task_display}, {results['train_language']}"
+            f"{task_display}, {results.train_language}"
             + (f", {examples:,} examples" if examples is not None else ""),
         ),
     ]
-    for key, value in (results.get("training") or {}).items():
+    for key, value in results.training.items():
         rows.append((TRAINING_LABELS.get(key, key), str(value)))
-    if results.get("seed") is not None:
-        rows.append(("Seed", str(results["seed"])))
-    if results.get("train_dev_score") is not None:
-        rows.append(
-            (f"Score on the {results['train_language']} dev set", _percent(results["train_dev_score"]))
-        )
-    rows.append(("Evaluation split", f"`{results['eval_split']}`"))
-    for key, seconds in (results.get("runtime") or {}).items():
+    if results.seed is not None:
+        rows.append(("Seed", str(results.seed)))
+    if results.train_dev_score is not None:
+        rows.append((f"Score on the {results.train_language} dev set", _percent(results.train_dev_score)))
+    rows.append(("Evaluation split", f"`{results.eval_split}`"))
+    for key, seconds in (results.runtime or {}).items():
         rows.append((f"{key.removesuffix('_seconds').capitalize()} time", f"{seconds:.1f} s"))
-    if results.get("versions"):
+    if results.versions:
         rows.append(
-            ("Software", ", ".join(f"{name} {version}" for name, version in results["versions"].items()))
+            ("Software", ", ".join(f"{name} {version}" for name, version in results.versions.items()))
         )
-    if results.get("date"):
-        rows.append(("Date", results["date"]))
+    if results.date:
+        rows.append(("Date", results.date))
     return rows
 
 
@@ -427,9 +412,8 @@ def refuse_sweep_folder(output_dir: Path) -> None:
     if not settings:
         return
     selected = ""
-    sweep = output_dir / SWEEP_FILE
-    if sweep.is_file():
-        layer = json.loads(sweep.read_text(encoding="utf-8")).get("selected_fusion_layer")
+    if (output_dir / SWEEP_FILE).is_file():
+        layer = SweepResults.read(output_dir).selected_fusion_layer
         selected = f"; the sweep selected fusion_{'none' if layer is None else layer} on the training language's dev set"
     raise ValueError(
         f"{output_dir} is a sweep folder with one model per setting: give one of {', '.join(settings)}"
@@ -463,7 +447,7 @@ def _results_problems(output_dir: Path) -> tuple[Task | None, list[str]]:
         results = read_results(output_dir)
     except (OSError, ValueError) as error:
         return None, [f"{RESULTS_FILE}: {error}"]
-    return get_task(results["task"]), []
+    return get_task(results.task), []
 
 
 def _weights_problems(output_dir: Path) -> list[str]:
@@ -531,7 +515,7 @@ def plan_push(
     check_publishable(output_dir)
     results = read_results(output_dir)
     if base_model_license is None:
-        base_model_license = _earlier_license(output_dir / CARD_FILE, results["model_name_or_path"])
+        base_model_license = _earlier_license(output_dir / CARD_FILE, results.model_name_or_path)
     card = build_model_card(
         results, output_dir, repo_id=repo_id, revision=revision, base_model_license=base_model_license
     )
@@ -609,11 +593,11 @@ def _hub_step(step: str, plan: PushPlan) -> Iterator[None]:
         ) from None
 
 
-def _default_commit_message(results: dict) -> str:
-    layer = results.get("fusion_layer")
+def _default_commit_message(results: RunResults) -> str:
+    layer = results.fusion_layer
     variant = "baseline" if layer is None else f"fusion layer {layer}"
-    display = TASK_DISPLAY.get(results["task"], results["task"])
-    return f"DLFA {display} model ({variant}, {results['model_name_or_path']})"
+    display = TASK_DISPLAY.get(results.task, results.task)
+    return f"DLFA {display} model ({variant}, {results.model_name_or_path})"
 
 
 # --- command line -----------------------------------------------------------------------------------------

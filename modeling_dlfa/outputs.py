@@ -14,11 +14,11 @@ import datasets
 import torch
 import transformers
 
-from . import __version__, report
+from . import __version__, run_report
 from .atomic import atomic_path, write_json, write_text
 from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
-from .results import RESULTS_FILE
+from .results import RunResults
 from .resume import training_summary
 
 
@@ -49,48 +49,52 @@ def versions() -> dict[str, str]:
     }
 
 
-def run_results(inputs, model_args, data_args, training_args, model, scores, counts) -> dict:
+def run_results(
+    inputs, model_args, data_args, training_args, model, scores, counts, *, metrics, train_dev_score, runtime
+) -> RunResults:
     task, config = inputs.task, model.config
     language = data_args.train_language
     groups = task.language_groups(scores)
     others = {code: score for code, score in scores.items() if code != language}
-    return {
-        "task": task.name,
-        "model_name_or_path": model_args.model_name_or_path,
-        "backbone_type": config.backbone_config.model_type,
-        "fusion_layer": config.fusion_layer,
-        "fusion_gate": config.fusion_gate,
-        "fusion_init": config.fusion_init,
-        "aif_global_norm": config.aif_global_norm,
-        "train_language": language,
-        "metric": task.metric,
-        "metric_display": task.metric_display,
-        "eval_split": data_args.eval_split,
-        "languages": scores,
-        "skipped_languages": inputs.data.skipped,
-        "average": macro_average(scores),
-        "average_without_train_language": macro_average(others) if others else None,
-        "groups": {
+    return RunResults(
+        task=task.name,
+        model_name_or_path=model_args.model_name_or_path,
+        backbone_type=config.backbone_config.model_type,
+        fusion_layer=config.fusion_layer,
+        fusion_gate=config.fusion_gate,
+        fusion_init=config.fusion_init,
+        aif_global_norm=config.aif_global_norm,
+        train_language=language,
+        metric=task.metric,
+        metric_display=task.metric_display,
+        eval_split=data_args.eval_split,
+        languages=scores,
+        skipped_languages=inputs.data.skipped,
+        average=macro_average(scores),
+        average_without_train_language=macro_average(others) if others else None,
+        groups={
             group: macro_average({code: scores[code] for code in codes}) for group, codes in groups.items()
         },
-        "group_members": groups,
-        "num_examples": counts["num_examples"],
-        "num_truncated": {code: num_truncated_examples(f) for code, f in inputs.eval_features.items()},
-        # Token tasks: sentences longer than max_seq_length, split into windows; words no window predicted.
-        "num_split_sentences": {code: num_split_examples(f) for code, f in inputs.eval_features.items()},
-        "num_unpredicted_words": counts["num_unpredicted_words"],
-        "num_train_examples": len(inputs.data.train) if training_args.do_train else 0,
-        "data_sources": inputs.data.sources,
-        "heldout": inputs.data.heldout,
-        "seed": training_args.seed,
-        "training": {
+        group_members=groups,
+        num_examples=counts["num_examples"],
+        num_truncated={code: num_truncated_examples(f) for code, f in inputs.eval_features.items()},
+        num_split_sentences={code: num_split_examples(f) for code, f in inputs.eval_features.items()},
+        num_unpredicted_words=counts["num_unpredicted_words"],
+        num_train_examples=len(inputs.data.train) if training_args.do_train else 0,
+        data_sources=inputs.data.sources,
+        heldout=inputs.data.heldout,
+        seed=training_args.seed,
+        training={
             **training_summary(training_args),
             "max_seq_length": data_args.max_seq_length,
             "label_piece": data_args.label_piece,
         },
-        "versions": versions(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
+        versions=versions(),
+        date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        metrics=metrics,
+        train_dev_score=train_dev_score,
+        runtime=runtime,
+    )
 
 
 def _write_trainer_outputs(trainer, output_dir: Path, split_metrics: dict[str, dict]) -> None:
@@ -116,10 +120,10 @@ def write_outputs(trainer, inputs, data_args, training_args, results, split_metr
     _write_trainer_outputs(trainer, output_dir, split_metrics)
     if data_args.save_model:
         _save_model(trainer.model, inputs.tokenizer, output_dir)
-    report.write_run_report(results, output_dir)
+    run_report.write_run_report(results, output_dir)
     if data_args.save_model:
         write_model_card(output_dir, results)
-    write_json(output_dir / RESULTS_FILE, results)
+    results.write(output_dir)
     # Checkpoints only serve to resume an unfinished run; removed once results.json marks the run finished.
     for checkpoint in output_dir.glob("checkpoint-*"):
         shutil.rmtree(checkpoint, ignore_errors=True)

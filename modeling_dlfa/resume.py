@@ -8,7 +8,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from .results import RESULTS_FILE, RUN_CONFIG_FILE, SWEEP_FILE
+from .results import RESULTS_FILE, RUN_CONFIG_FILE, SWEEP_FILE, RunResults
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +126,9 @@ def check_output_dir(output_dir: Path, overwrite: bool) -> None:
                 (folder / name).unlink(missing_ok=True)
 
 
-def finished_results(output_dir: Path, identity: dict) -> dict | None:
+def finished_results(output_dir: Path, identity: dict) -> RunResults | None:
     """The results in `output_dir` when it holds a finished run of this configuration, else None."""
     done, config = output_dir / RESULTS_FILE, output_dir / RUN_CONFIG_FILE
     if done.is_file() and config.is_file() and json.loads(config.read_text(encoding="utf-8")) == identity:
-        return json.loads(done.read_text(encoding="utf-8"))
+        return RunResults.read(output_dir)
     return None

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
-from .report import label_for_setting
-from .results import RESULTS_FILE
+from .results import RESULTS_FILE, RunResults, label_for_setting
 from .transfer import RunInputs, prepare_inputs, run_trial, setting_dir
 
 logger = logging.getLogger(__name__)
@@ -81,7 +79,7 @@ def run_local(
     model_args: ModelArguments,
     data_args: DataArguments,
     training_args: GlueXTrainingArguments,
-) -> list[dict]:
+) -> list[RunResults]:
     """The trials one after another in this process (and, under accelerate launch, data-parallel)."""
     output_dir = Path(training_args.output_dir)
     return [
@@ -150,7 +148,7 @@ def _ray_trial(config: dict, job: dict) -> None:
     results = run_trial(
         inputs, model_args, data_args, training_args, trial.fusion_layer, trial.seed, output_dir
     )
-    scores = {"average": results["average"], "train_dev_score": results.get("train_dev_score")}
+    scores = {"average": results.average, "train_dev_score": results.train_dev_score}
     tune.report({name: score for name, score in scores.items() if score is not None})
 
 
@@ -173,7 +171,7 @@ def run_ray(
     data_args: DataArguments,
     training_args: GlueXTrainingArguments,
     sweep_args: SweepArguments,
-) -> list[dict]:
+) -> list[RunResults]:
     """Each trial a Ray Tune trial of a grid search over (fusion_layer, seed).
 
     Ray starts on this machine unless --ray_address (or $RAY_ADDRESS) names a running cluster; a Ray already
@@ -239,11 +237,11 @@ def run_ray(
     return [_trial_results(output_dir, trial) for trial in trials]
 
 
-def _trial_results(output_dir: Path, trial: Trial) -> dict:
+def _trial_results(output_dir: Path, trial: Trial) -> RunResults:
     path = output_dir / trial.dir / RESULTS_FILE
     if not path.is_file():
         raise SweepError(
             f"trial {trial.name} finished, but {path} is not there: on a Ray cluster, --output_dir must be a "
             "folder that every node sees (a shared file system)"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return RunResults.read(path.parent)

@@ -19,17 +19,18 @@ import datasets
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import IntervalStrategy
 
-from . import report
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
 from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
 from .model_builder import build_model, load_model_config, parse_fusion_layers
 from .outputs import run_results, write_outputs, write_predictions
-from .results import RUN_CONFIG_FILE, SWEEP_FILE
+from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
+from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
+from .sweep_report import sweep_markdown, write_sweep_report
 from .task_files import load_task_file, with_dataset_flags
 from .tasks import Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
@@ -124,7 +125,7 @@ def run_setting(
     data_args: DataArguments,
     training_args: GlueXTrainingArguments,
     fusion_layer: int | None,
-) -> dict:
+) -> RunResults:
     """Train (unless evaluating a trained DLFA checkpoint), evaluate every language, write every output."""
     task, output_dir = inputs.task, Path(training_args.output_dir)
     identity = run_identity(task, model_args, data_args, training_args, fusion_layer)
@@ -177,9 +178,15 @@ def run_setting(
             write_predictions(output_dir, language, records)
     eval_seconds = time.perf_counter() - started
 
-    results = run_results(inputs, model_args, data_args, training_args, model, scores, counts)
-    results["metrics"] = metrics
-    results.update(
+    results = run_results(
+        inputs,
+        model_args,
+        data_args,
+        training_args,
+        model,
+        scores,
+        counts,
+        metrics=metrics,
         train_dev_score=dev_score,
         runtime={"train_seconds": round(train_seconds, 1), "eval_seconds": round(eval_seconds, 1)},
     )
@@ -202,7 +209,7 @@ def run_trial(
     fusion_layer: int | None,
     seed: int,
     output_dir: Path,
-) -> dict:
+) -> RunResults:
     """One (fusion setting, seed) of a sweep, in its own folder: what every sweep backend runs.
 
     A folder that already holds the finished run of the same configuration is reused as it is, so a sweep
@@ -242,7 +249,7 @@ def run(
     data_args: DataArguments,
     training_args: GlueXTrainingArguments,
     sweep_args: SweepArguments | None = None,
-) -> dict:
+) -> RunResults | SweepResults:
     """The run_glue_x.py job. Returns the results (a sweep's summary for several fusion layers or seeds)."""
     from . import sweep as sweeps
 
@@ -289,42 +296,38 @@ def run(
 
     if len(trials) == 1:
         results = trial_results[0]
-        print(report.terminal_summary(results))
+        print(terminal_summary(results))
         if push:
             publish(output_dir, training_args)
         return results
 
-    entries = [
-        report.sweep_setting(
-            fusion_layer,
-            setting_dir(fusion_layer),
-            [
-                {"seed": trial.seed, "dir": trial.dir, "results": results}
-                for trial, results in zip(trials, trial_results, strict=True)
-                if trial.fusion_layer == fusion_layer
-            ],
-        )
-        for fusion_layer in settings
-    ]
-    selected = report.select_setting(entries)
-    sweep = {
-        "task": inputs.task.name,
-        "model_name_or_path": model_args.model_name_or_path,
-        "metric": inputs.task.metric,
-        "metric_display": inputs.task.metric_display,
-        "train_language": data_args.train_language,
-        "seeds": seeds,
-        "settings": report.summarize_sweep(entries),
-        "selected_fusion_layer": selected["fusion_layer"],
-        "selection": report.SELECTION,
-    }
+    sweep = SweepResults.from_runs(
+        task=inputs.task.name,
+        model_name_or_path=model_args.model_name_or_path,
+        metric=inputs.task.metric,
+        metric_display=inputs.task.metric_display,
+        train_language=data_args.train_language,
+        seeds=seeds,
+        settings=[
+            (
+                fusion_layer,
+                setting_dir(fusion_layer),
+                [
+                    SeedRun(trial.seed, trial.dir, results)
+                    for trial, results in zip(trials, trial_results, strict=True)
+                    if trial.fusion_layer == fusion_layer
+                ],
+            )
+            for fusion_layer in settings
+        ],
+    )
     if training_args.should_save:
-        report.write_sweep_report(sweep, output_dir)
-        write_json(output_dir / SWEEP_FILE, sweep)
-    print(report.sweep_markdown(sweep))
+        write_sweep_report(sweep, output_dir)
+        sweep.write(output_dir)
+    print(sweep_markdown(sweep))
     if push:
         # The setting chosen on the training language's dev set is the model worth sharing; of its seeds,
         # the one best on that dev set too.
-        best = max(selected["runs"], key=lambda run: run["results"]["train_dev_score"])
-        publish(output_dir / best["dir"], training_args)
+        best = max(sweep.selected.runs, key=lambda run: run.results.train_dev_score)
+        publish(output_dir / best.dir, training_args)
     return sweep

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa import atomic, report
+from modeling_dlfa import atomic, run_report
 from modeling_dlfa.atomic import atomic_path, write_bytes, write_json, write_text
 from run_glue_x import main
 
@@ -272,7 +272,7 @@ def test_a_run_that_fails_while_writing_reports_leaves_no_results(
     tmp_path, tiny_bert_dir, small_xnli, monkeypatch, capsys
 ):
     output = tmp_path / "run"
-    monkeypatch.setattr(report, "write_run_report", failing_report)
+    monkeypatch.setattr(run_report, "write_run_report", failing_report)
     assert main(run_args(tiny_bert_dir, small_xnli, output)) == 2
     assert "No space left on device" in capsys.readouterr().err
     # The folder never looks complete: results.json (the marker of a finished run) is absent.
@@ -299,7 +299,7 @@ def failed_overwrite(finished_run, tiny_bert_dir, small_xnli, tmp_path_factory):
     args = run_args(tiny_bert_dir, small_xnli, folder, "--overwrite_output_dir")
     args[args.index("--seed") + 1] = "6"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(report, "write_run_report", failing_report)
+        patch.setattr(run_report, "write_run_report", failing_report)
         assert main(args) == 2
     return folder, before
 

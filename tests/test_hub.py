@@ -29,6 +29,7 @@ from modeling_dlfa.hub import (
     write_model_card,
 )
 from modeling_dlfa.modeling_dlfa import DLFAMaskedBatchNorm1d
+from modeling_dlfa.results import RunResults
 from modeling_dlfa.tasks import get_task
 
 from .conftest import REPO_ROOT, save_tiny_tokenizer, tiny_backbone_config
@@ -123,7 +124,7 @@ def make_output_dir(directory: Path, results: dict, **save_kwargs) -> Path:
     write_bytes(directory / "pytorch_model.bin", b"pickle")
     write_text(directory / "predictions" / "en.jsonl", "{}\n")
     write_bytes(directory / "checkpoint-10" / "model.safetensors", b"old")
-    write_model_card(directory, results)
+    write_model_card(directory, RunResults.from_dict(results))
     return directory
 
 
@@ -244,7 +245,7 @@ def test_model_index_holds_every_language_and_the_average(xnli_dir):
 
 
 def test_model_index_uses_load_dataset_configs():
-    results = eval_results(make_results("udpos", {"en": 95.0, "de": 88.0, "ja": 50.0}))
+    results = eval_results(RunResults.from_dict(make_results("udpos", {"en": 95.0, "de": 88.0, "ja": 50.0})))
     assert [r.dataset_config for r in results] == ["udpos.English", "udpos.German", "udpos.Japanese", None]
     assert {r.dataset_type for r in results} == {"google/xtreme"}
 
@@ -253,7 +254,9 @@ def test_model_index_uses_load_dataset_configs():
     ("metric", "hub_metric"), [("accuracy", "accuracy"), ("span_f1", "f1"), ("token_accuracy", "accuracy")]
 )
 def test_model_index_metric_ids(metric, hub_metric):
-    results = eval_results({**make_results("panx", {"en": 82.0, "de": 77.0}), "metric": metric})
+    results = eval_results(
+        RunResults.from_dict({**make_results("panx", {"en": 82.0, "de": 77.0}), "metric": metric})
+    )
     assert {r.metric_type for r in results} == {hub_metric}
 
 
@@ -280,21 +283,25 @@ def test_baseline_card_says_there_is_no_fusion(tmp_path):
         backbone_config=tiny_backbone_config("bert", num_layers=2), fusion_layer=None, num_labels=3
     )
     config.save_pretrained(tmp_path)
-    write_model_card(tmp_path, make_results("xnli", {"en": 80.0, "de": 70.0}, fusion_layer=None))
+    write_model_card(
+        tmp_path, RunResults.from_dict(make_results("xnli", {"en": 80.0, "de": 70.0}, fusion_layer=None))
+    )
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "+ DLFA (baseline)" in text and "no fusion module" in text
 
 
 def test_card_refuses_results_of_another_run(run_dir):
     with pytest.raises(ValueError, match="fusion_layer"):
-        write_model_card(run_dir, {**XNLI_RESULTS, "fusion_layer": 0})
+        write_model_card(run_dir, RunResults.from_dict({**XNLI_RESULTS, "fusion_layer": 0}))
 
 
 def test_license_comes_from_a_local_backbone_card(run_dir, tmp_path):
     backbone = tmp_path / "my-backbone"
     write_text(backbone / "README.md", "---\nlicense: mit\n---\n# backbone\n")
     write_model_card(
-        run_dir, {**XNLI_RESULTS, "model_name_or_path": str(backbone)}, base_model_license="gpl-3.0"
+        run_dir,
+        RunResults.from_dict({**XNLI_RESULTS, "model_name_or_path": str(backbone)}),
+        base_model_license="gpl-3.0",
     )
     data = ModelCard.load(run_dir / "README.md").data
     assert data.license == "mit"
@@ -467,7 +474,14 @@ def test_a_sweep_folder_names_its_settings(run_dir, tmp_path, capsys):
     sweep = tmp_path / "sweep"
     for name in ("fusion_none", "fusion_8"):
         shutil.copytree(run_dir, sweep / name)
-    write_json(sweep / "sweep.json", {"selected_fusion_layer": 8})
+    results = {layer: {**XNLI_RESULTS, "fusion_layer": layer} for layer in (None, 8)}
+    write_json(sweep / "sweep.json", {
+        "task": "xnli", "model_name_or_path": XNLI_RESULTS["model_name_or_path"], "metric": "accuracy",
+        "metric_display": "accuracy", "train_language": "en",
+        "settings": [{"fusion_layer": layer, "dir": f"fusion_{layer or 'none'}", "results": results[layer]}
+                     for layer in results],
+        "selected_fusion_layer": 8, "selection": "best train_dev_score",
+    })  # fmt: skip
     for argv in (["card", str(sweep)], ["push", str(sweep), REPO_ID, "--dry_run"]):
         assert main(argv) == 2
         error = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Reports: markdown content, terminal width, plots, sweep selection, comparisons, atomic writes."""
+"""Reports: markdown content, terminal width, plots, comparisons, atomic writes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa import report
+from modeling_dlfa import compare, run_report, sweep_report
+from modeling_dlfa.results import RunResults, SeedRun, SweepResults
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENF = ("en", "de")
@@ -90,13 +91,8 @@ def forty_languages() -> dict[str, float]:
     return {name: 50.0 + index * 0.75 for index, name in enumerate(names)}
 
 
-def test_label_for_setting() -> None:
-    assert report.label_for_setting(None) == "baseline"
-    assert report.label_for_setting(6) == "D6"
-
-
 def test_results_markdown_lists_every_language_and_group() -> None:
-    text = report.results_markdown(make_results())
+    text = run_report.results_markdown(RunResults.from_dict(make_results()))
     assert text.splitlines()[0].startswith("# xnli | bert-base-multilingual-cased | D6")
     assert "accuracy on the validation split" in text
     for line in (
@@ -121,7 +117,7 @@ def test_results_markdown_shows_every_metric_held_out_rows_and_skipped_languages
         "heldout": {"count": 500, "seed": 0, "parallel": True, "rows": [3, 9]},
         "skipped_languages": {"kk": "no validation split on google/xtreme"},
     }
-    text = report.results_markdown(results)
+    text = run_report.results_markdown(RunResults.from_dict(results))
     assert "| language | group | span_f1 | precision | recall | examples |" in text
     assert "| en | enf | 66.67 | 100.00 | 50.00 | 2490 |" in text
     assert "| zh | noenf | 50.00 | 40.00 | 66.67 | 2490 |" in text
@@ -131,7 +127,7 @@ def test_results_markdown_shows_every_metric_held_out_rows_and_skipped_languages
 
 def test_terminal_summary_fits_100_columns_for_40_languages() -> None:
     results = make_results(forty_languages(), model="/very/long/checkpoint/path/" + "x" * 120)
-    text = report.terminal_summary(results)
+    text = run_report.terminal_summary(RunResults.from_dict(results))
     lines = text.splitlines()
     assert max(map(len, lines)) <= 100
     assert len(lines) < 25  # wrapped into several columns, not one line per language
@@ -140,13 +136,15 @@ def test_terminal_summary_fits_100_columns_for_40_languages() -> None:
 
 
 def test_plot_languages_writes_png(tmp_path: Path) -> None:
-    path = report.plot_languages(make_results(forty_languages()), tmp_path / "plot.png")
+    path = run_report.plot_languages(
+        RunResults.from_dict(make_results(forty_languages())), tmp_path / "plot.png"
+    )
     assert path == tmp_path / "plot.png"
     assert is_png(path)
 
 
 def test_write_run_report(tmp_path: Path) -> None:
-    paths = report.write_run_report(make_results(), tmp_path)
+    paths = run_report.write_run_report(RunResults.from_dict(make_results()), tmp_path)
     assert paths == [tmp_path / "results.md", tmp_path / "per_language.png"]
     assert is_png(tmp_path / "per_language.png")
     assert "| zh | noenf | 68.00 | 2490 |" in (tmp_path / "results.md").read_text()
@@ -159,7 +157,7 @@ def test_run_report_without_matplotlib_warns_and_skips_plot(
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with caplog.at_level(logging.WARNING, logger="modeling_dlfa.report"):
-        paths = report.write_run_report(make_results(), tmp_path)
+        paths = run_report.write_run_report(RunResults.from_dict(make_results()), tmp_path)
     assert paths == [tmp_path / "results.md"]
     assert "matplotlib is not installed" in caplog.text
 
@@ -177,7 +175,7 @@ def test_failing_plot_leaves_no_partial_file_and_keeps_old_report(
 
     monkeypatch.setattr(Figure, "savefig", half_written)
     with pytest.raises(RuntimeError, match="disk full"):
-        report.write_run_report(make_results(), tmp_path)
+        run_report.write_run_report(RunResults.from_dict(make_results()), tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["results.md"]
     assert (tmp_path / "results.md").read_text() == "old report\n"
 
@@ -191,36 +189,23 @@ def sweep_settings() -> list[dict]:
     ]
 
 
-def test_select_setting_uses_dev_score_not_target_average() -> None:
-    settings = make_sweep(sweep_settings(), selected=6)["settings"]
-    assert max(settings, key=lambda s: s["results"]["average"])["fusion_layer"] == 9
-    assert report.select_setting(settings)["fusion_layer"] == 6
-
-
-def test_select_setting_ties_go_to_the_earlier_setting() -> None:
-    results = [make_results(fusion_layer=layer, train_dev_score=80.0) for layer in (None, 3, 6)]
-    assert report.select_setting(make_sweep(results, None)["settings"])["fusion_layer"] is None
-
-
-def test_select_setting_requires_dev_scores() -> None:
-    results = [make_results(fusion_layer=None), make_results(fusion_layer=4, train_dev_score=None)]
-    with pytest.raises(ValueError, match="D4 has no train_dev_score"):
-        report.select_setting(make_sweep(results, None)["settings"])
-
-
 def test_sweep_markdown_marks_selection_and_differences() -> None:
-    text = report.sweep_markdown(make_sweep(sweep_settings(), selected=6))
+    text = sweep_report.sweep_markdown(SweepResults.from_dict(make_sweep(sweep_settings(), selected=6)))
     assert "| dev (en) | average | enf | noenf | en | de | zh |" in text
     assert "| baseline | 80.00 | 70.00 | 75.00 | 60.00 | 80.00 | 70.00 | 60.00 |" in text
-    assert f"| D6 {report.SELECTED_MARK} | 81.00 | 69.67 | 75.00 | 59.00 | 81.00 | 69.00 | 59.00 |" in text
-    assert text.count(report.SELECTED_MARK) == 2  # the scores table and the differences table
+    assert (
+        f"| D6 {sweep_report.SELECTED_MARK} | 81.00 | 69.67 | 75.00 | 59.00 | 81.00 | 69.00 | 59.00 |" in text
+    )
+    assert text.count(sweep_report.SELECTED_MARK) == 2  # the scores table and the differences table
     differences = text.split("## Difference vs the baseline")[1]
     assert "| D9 | -1.00 | +4.67 | +2.00 | +10.00 | -1.00 | +5.00 | +10.00 |" in differences
     assert "| baseline |" not in differences
 
 
 def test_write_sweep_report(tmp_path: Path) -> None:
-    paths = report.write_sweep_report(make_sweep(sweep_settings(), selected=6), tmp_path)
+    paths = sweep_report.write_sweep_report(
+        SweepResults.from_dict(make_sweep(sweep_settings(), selected=6)), tmp_path
+    )
     assert paths == [tmp_path / "sweep.md", tmp_path / "sweep.png"]
     assert is_png(tmp_path / "sweep.png")
 
@@ -233,19 +218,25 @@ def seeded_sweep() -> dict:
         6: [({"en": 81.0, "de": 71.0, "zh": 60.0}, 78.0), ({"en": 79.0, "de": 70.0, "zh": 58.0}, 77.0)],
     }
 
-    def run(layer: int | None, seed: int, languages: dict[str, float], dev: float) -> dict:
+    def run(layer: int | None, seed: int, languages: dict[str, float], dev: float) -> SeedRun:
         results = make_results(languages, fusion_layer=layer, train_dev_score=dev) | {"seed": seed}
-        return {"seed": seed, "dir": f"fusion_{layer or 'none'}/seed_{seed}", "results": results}
+        return SeedRun(seed, f"fusion_{layer or 'none'}/seed_{seed}", RunResults.from_dict(results))
 
     settings = [
-        report.sweep_setting(
-            layer, f"fusion_{layer or 'none'}", [run(layer, seed, *r) for seed, r in enumerate(runs, 1)]
-        )
+        (layer, f"fusion_{layer or 'none'}", [run(layer, seed, *r) for seed, r in enumerate(runs, 1)])
         for layer, runs in seeds.items()
     ]
-    selected = report.select_setting(settings)["fusion_layer"]
-    sweep = make_sweep([setting["results"] for setting in settings], selected)
-    return {**sweep, "settings": report.summarize_sweep(settings)}
+    first = make_results()
+    sweep = SweepResults.from_runs(
+        task=first["task"],
+        model_name_or_path=first["model_name_or_path"],
+        metric=first["metric"],
+        metric_display=first["metric_display"],
+        train_language="en",
+        seeds=[1, 2],
+        settings=settings,
+    )
+    return sweep.to_dict()
 
 
 def test_seeded_sweep_selects_on_the_mean_dev_score_and_reports_intervals(tmp_path: Path) -> None:
@@ -258,19 +249,19 @@ def test_seeded_sweep_selects_on_the_mean_dev_score_and_reports_intervals(tmp_pa
     zh = d6["difference"]["languages"]["zh"]
     assert zh["mean"] == -5.0 and zh["std"] == pytest.approx(2**0.5)
     assert zh["ci_low"] == pytest.approx(-5 - 12.706) and zh["ci_high"] == pytest.approx(-5 + 12.706)
-    text = report.sweep_markdown(sweep)
-    assert f"| D6 {report.SELECTED_MARK} | 77.50 ± 0.71 |" in text
+    text = sweep_report.sweep_markdown(SweepResults.from_dict(sweep))
+    assert f"| D6 {sweep_report.SELECTED_MARK} | 77.50 ± 0.71 |" in text
     assert "| baseline | 76.00 ± 8.49 |" in text
     assert "Seeds: 1, 2." in text
     differences = text.split("## Difference vs the baseline")[1]
     assert "-5.00 [-17.71, +7.71] |" in differences
     # en: +1 for both seeds, an interval of width 0 that excludes 0.
     assert "| +1.00 [+1.00, +1.00] * |" in differences
-    paths = report.write_sweep_report(sweep, tmp_path)
+    paths = sweep_report.write_sweep_report(SweepResults.from_dict(sweep), tmp_path)
     assert is_png(tmp_path / "sweep.png") and paths[0] == tmp_path / "sweep.md"
     # compare reads a seeded sweep as its selected setting's means over seeds.
     (tmp_path / "sweep.json").write_text(json.dumps(sweep))
-    assert report.load_run(tmp_path)["languages"] == d6["results"]["languages"]
+    assert compare.load_run(tmp_path).languages == d6["results"]["languages"]
 
 
 def drawn_sweep(sweep: dict, monkeypatch):
@@ -278,8 +269,8 @@ def drawn_sweep(sweep: dict, monkeypatch):
     from matplotlib.figure import Figure
 
     axes = Figure().subplots()
-    monkeypatch.setattr(report, "_plot", lambda path, draw, slots: draw(axes))
-    report._plot_sweep(sweep, Path("unused.png"))
+    monkeypatch.setattr(sweep_report, "plot", lambda path, draw, slots: draw(axes))
+    sweep_report._plot_sweep(SweepResults.from_dict(sweep), Path("unused.png"))
     return axes
 
 
@@ -301,14 +292,14 @@ def test_sweep_plot_marks_a_selected_baseline(monkeypatch) -> None:
 
 def test_load_run_names_the_missing_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere")):
-        report.load_run(tmp_path / "nowhere")
+        compare.load_run(tmp_path / "nowhere")
 
 
 def test_load_run_reads_a_sweeps_selected_setting(tmp_path: Path) -> None:
     (tmp_path / "sweep.json").write_text(json.dumps(make_sweep(sweep_settings(), selected=6)))
-    results = report.load_run(tmp_path)
-    assert results["fusion_layer"] == 6
-    assert results["selected_from_sweep"] == str(tmp_path / "sweep.json")
+    results = compare.load_run(tmp_path)
+    assert results.fusion_layer == 6
+    assert results.selected_from_sweep == str(tmp_path / "sweep.json")
 
 
 def test_compare_runs(tmp_path: Path) -> None:
@@ -321,7 +312,7 @@ def test_compare_runs(tmp_path: Path) -> None:
     sweep.mkdir()
     (sweep / "sweep.json").write_text(json.dumps(make_sweep(sweep_settings(), selected=6)))
 
-    comparison = report.compare_runs([reference, partial, sweep], tmp_path / "out")
+    comparison = compare.compare_runs([reference, partial, sweep], tmp_path / "out")
 
     labels = [run["label"] for run in comparison["runs"]]
     assert labels == [
@@ -354,7 +345,7 @@ def test_compare_runs(tmp_path: Path) -> None:
 def test_compare_runs_uses_given_labels(tmp_path: Path) -> None:
     first = write_run(tmp_path / "a", make_results(fusion_layer=None))
     second = write_run(tmp_path / "b", make_results())
-    comparison = report.compare_runs([first, second], tmp_path / "out", labels=["mine", "theirs"])
+    comparison = compare.compare_runs([first, second], tmp_path / "out", labels=["mine", "theirs"])
     assert [run["label"] for run in comparison["runs"]] == ["mine", "theirs"]
     assert comparison["reference"] == "mine"
 
@@ -363,7 +354,7 @@ def test_compare_refuses_mixed_tasks(tmp_path: Path) -> None:
     xnli = write_run(tmp_path / "xnli_run", make_results())
     pawsx = write_run(tmp_path / "pawsx_run", make_results(task="pawsx"))
     with pytest.raises(ValueError, match="different tasks") as error:
-        report.compare_runs([xnli, pawsx], tmp_path / "out")
+        compare.compare_runs([xnli, pawsx], tmp_path / "out")
     for text in (str(xnli), "xnli)", str(pawsx), "pawsx)"):
         assert text in str(error.value)
     assert not (tmp_path / "out").exists()
@@ -377,4 +368,4 @@ def test_compare_refuses_mixed_metrics_and_splits(tmp_path: Path, change: dict, 
     first = write_run(tmp_path / "a", make_results())
     second = write_run(tmp_path / "b", make_results(**change))
     with pytest.raises(ValueError, match=what):
-        report.compare_runs([first, second], tmp_path / "out")
+        compare.compare_runs([first, second], tmp_path / "out")

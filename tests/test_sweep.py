@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from modeling_dlfa.results import RunResults, SweepResults
 from modeling_dlfa.statistics import paired_difference, summarize
 from modeling_dlfa.sweep import parse_seeds, plan
 from run_glue_x import main
@@ -116,6 +117,16 @@ def test_sweep_report_over_seeds(local_sweep):
     text = (local_sweep / "sweep.md").read_text()
     assert "Seeds: 1, 2." in text and " ± " in text and "## Difference vs the baseline" in text
     assert (local_sweep / "sweep.png").is_file()
+
+
+def test_results_files_read_and_write_back_byte_for_byte(local_sweep, tmp_path):
+    for folder in TRIAL_DIRS:
+        RunResults.read(local_sweep / folder).write(tmp_path / folder)
+        assert (tmp_path / folder / "results.json").read_bytes() == (
+            local_sweep / folder / "results.json"
+        ).read_bytes()
+    SweepResults.read(local_sweep).write(tmp_path)
+    assert (tmp_path / "sweep.json").read_bytes() == (local_sweep / "sweep.json").read_bytes()
 
 
 def test_interrupted_sweep_reuses_finished_trials(local_sweep, tiny_bert_dir, xnli_dir, tmp_path):

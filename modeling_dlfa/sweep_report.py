@@ -1,0 +1,136 @@
+"""The report of a fusion-layer sweep: sweep.md and sweep.png, every setting's mean ± std over seeds and its
+paired difference to the baseline, with the selected setting marked."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .report import MISSING, fmt, heading, plot, signed, table, union, write_report
+from .results import ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
+from .statistics import Summary
+
+SELECTED_MARK = "**←selected**"
+
+
+def _spread(summary: Summary | None) -> str:
+    """`mean ± std` over seeds (just the mean for one seed)."""
+    if summary is None:
+        return MISSING
+    if summary.std is None:
+        return fmt(summary.mean)
+    return f"{summary.mean:.2f} ± {summary.std:.2f}"
+
+
+def _interval(summary: Summary | None) -> str:
+    """A paired difference: `+mean [+low, +high]`, starred when the interval excludes 0."""
+    if summary is None:
+        return MISSING
+    if summary.ci_low is None:
+        return signed(summary.mean)
+    star = " *" if summary.excludes_zero else ""
+    return f"{signed(summary.mean)} [{signed(summary.ci_low)}, {signed(summary.ci_high)}]{star}"
+
+
+def _several_seeds(sweep: SweepResults) -> bool:
+    return any(len(setting.runs) > 1 for setting in sweep.settings)
+
+
+def sweep_markdown(sweep: SweepResults) -> str:
+    settings, selected = sweep.settings, sweep.selected
+    runs = [run for setting in settings for run in setting.runs]
+    paths = [
+        path
+        for path in score_paths(run.results for run in runs)
+        if path != ("average_without_train_language",)
+    ]
+    header = [
+        "setting",
+        f"dev ({sweep.train_language})",
+        "average",
+        *(name for _, name in paths[2:]),
+    ]
+    seeds = union([run.seed] for run in runs)
+
+    def cells(statistics: ScoreStatistics, format_cell: Callable[[Summary | None], str]) -> list[str]:
+        return [format_cell(statistics.score(path)) for path in paths]
+
+    def name(setting: SweepSetting) -> str:
+        return f"{setting.label} {SELECTED_MARK}" if setting is selected else setting.label
+
+    parts = [
+        f"# {heading(selected.results, 'fusion-layer sweep')}",
+        f"Selection: {sweep.selection}. Selected: **{selected.label}**.",
+    ]
+    if _several_seeds(sweep):
+        parts.append(
+            f"Seeds: {', '.join(map(str, seeds))}. Scores: mean ± std over seeds. Δ: the paired per-seed "
+            "difference to the baseline of the same seed, mean [95% t-interval]; * marks an interval that "
+            "excludes 0."
+        )
+    parts += ["## Scores", table(header, ([name(s), *cells(s.summary, _spread)] for s in settings))]
+    compared = [setting for setting in settings if setting.difference is not None]
+    if compared:
+        differences = ([name(s), *cells(s.difference, _interval)] for s in compared)
+        parts += ["## Difference vs the baseline", table(header, differences)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _plot_sweep(sweep: SweepResults, path: Path) -> Path | None:
+    # The baseline first, then the fusion layers in order; each setting is a point with its interval.
+    ordered = sorted(sweep.settings, key=lambda s: -1 if s.fusion_layer is None else s.fusion_layer)
+    baseline = next((setting for setting in ordered if setting.fusion_layer is None), None)
+    series = ["average", *union(s.results.groups for s in sweep.settings)]
+    selected = sweep.selected
+    several = _several_seeds(sweep)
+
+    def point(setting: SweepSetting, name: str) -> tuple[float, float, float]:
+        """(mean, down, up): the mean and its 95% interval's distance below and above (0 for one seed)."""
+        score: ScorePath = ("average",) if name == "average" else ("groups", name)
+        summary = setting.summary.score(score)
+        if summary is None:
+            return math.nan, 0.0, 0.0
+        if summary.ci_low is None:
+            return summary.mean, 0.0, 0.0
+        return summary.mean, summary.mean - summary.ci_low, summary.ci_high - summary.mean
+
+    def draw(axes: Any) -> None:
+        positions = range(len(ordered))
+        # Series side by side around each setting's position, so their intervals do not hide each other.
+        width = 0.3 / max(len(series) - 1, 1)
+        for index, name in enumerate(series):
+            color = f"C{index}"
+            points = [point(setting, name) for setting in ordered]
+            axes.errorbar(
+                [position + (index - (len(series) - 1) / 2) * width for position in positions],
+                [mean for mean, _, _ in points],
+                yerr=[[down for _, down, _ in points], [up for _, _, up in points]],
+                marker="o",
+                capsize=3 if several else 0,
+                color=color,
+                label=name,
+            )
+            if baseline is not None:
+                axes.axhline(point(baseline, name)[0], color=color, linestyle="--", alpha=0.5)
+        axes.axvline(
+            ordered.index(selected),
+            color="gray",
+            linestyle=":",
+            label=f"selected {selected.label}",
+        )
+        axes.set_xticks(list(positions), [s.label for s in ordered])
+        axes.set_xlabel("setting (Dx fuses layer x; dashed: the baseline)")
+        spread = f", mean and 95% interval over {len(ordered[0].runs)} seeds" if several else ""
+        axes.set_ylabel(sweep.metric_display + spread)
+        axes.set_title(f"{sweep.task}: {sweep.model_name_or_path}")
+
+    return plot(path, draw, len(ordered))
+
+
+def write_sweep_report(sweep: SweepResults, output_dir: str | os.PathLike) -> list[Path]:
+    """Write sweep.md and sweep.png (score per setting with its interval over seeds) into `output_dir`."""
+    texts = {"sweep.md": sweep_markdown(sweep)}
+    return write_report(output_dir, texts, "sweep.png", lambda path: _plot_sweep(sweep, path))
