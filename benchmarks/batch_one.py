@@ -11,7 +11,6 @@ English dev score, the global branch's running variance and the share of saturat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -32,6 +31,7 @@ from modeling_dlfa import DLFAForTokenClassification  # noqa: E402
 from modeling_dlfa.atomic import write_json, write_text  # noqa: E402
 from modeling_dlfa.data import read_file  # noqa: E402
 from modeling_dlfa.offline import default_backbone_dir  # noqa: E402
+from modeling_dlfa.results import RunResults  # noqa: E402
 from modeling_dlfa.statistics import paired_difference, summarize  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "xtreme" / "udpos"
@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             command = train(
                 shape, seed, model, run_dir, args.train_samples, args.aif_global_norm, args.fusion_layer
             )
-            results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+            results = RunResults.read(run_dir)
             runs.append({
-                "shape": name, "seed": seed, "dev_en": results["languages"]["en"],
+                "shape": name, "seed": seed, "dev_en": results.languages["en"],
                 "wall_seconds": round(time.perf_counter() - started, 1), "load_average": load,
                 "command": shlex.join(["python", *command[1:]]).replace(str(run_dir), "RUN_DIR"),
                 **gate_statistics(run_dir, sentences),

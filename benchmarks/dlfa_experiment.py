@@ -39,6 +39,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from modeling_dlfa.atomic import write_json, write_text  # noqa: E402
 from modeling_dlfa.offline import default_backbone_dir  # noqa: E402
+from modeling_dlfa.results import RESULTS_FILE, RunResults  # noqa: E402
 from modeling_dlfa.statistics import paired_difference, summarize  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -146,9 +147,9 @@ def execute(task, setting, seed, *, model: str, data_dir: Path, scratch: Path, r
         returncode = subprocess.call(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
     wall = time.perf_counter() - started
     print(f"{task} {setting} seed {seed}: rc={returncode} in {wall:.0f} s", flush=True)
-    if returncode != 0 or not (run_dir / "results.json").is_file():
+    if returncode != 0 or not (run_dir / RESULTS_FILE).is_file():
         return False
-    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    results = RunResults.read(run_dir)
     record = {
         "task": task,
         "setting": setting,
@@ -158,7 +159,7 @@ def execute(task, setting, seed, *, model: str, data_dir: Path, scratch: Path, r
         "load_average": [load_before, load_average()],
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "train_language_predictions": prediction_shares(run_dir, "en"),
-        "results": results,
+        "results": results.to_dict(),
     }
     write_json(target, record)
     return True
@@ -168,10 +169,11 @@ def execute(task, setting, seed, *, model: str, data_dir: Path, scratch: Path, r
 
 
 def load_records(records_dir: Path = RECORDS_DIR) -> dict[str, dict[str, dict[int, dict]]]:
-    """{task: {setting: {seed: record}}}"""
+    """{task: {setting: {seed: record}}}, each record's results a RunResults"""
     found: dict[str, dict[str, dict[int, dict]]] = {}
     for path in sorted(records_dir.glob("*/*/seed*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
+        record["results"] = RunResults.from_dict(record["results"], source=f"{path}, results")
         found.setdefault(record["task"], {}).setdefault(record["setting"], {})[record["seed"]] = record
     return found
 
@@ -182,13 +184,13 @@ def _scores(records: dict[int, dict], key: str) -> dict[int, float]:
     for seed, record in records.items():
         results = record["results"]
         if key == "average":
-            value = results["average"]
+            value = results.average
         elif key == "dev":
-            value = results.get("train_dev_score")
-        elif key in results["groups"]:
-            value = results["groups"][key]
+            value = results.train_dev_score
+        elif key in results.groups:
+            value = results.groups[key]
         else:
-            value = results["languages"].get(key)
+            value = results.languages.get(key)
         if value is not None:
             scores[seed] = value
     return scores
@@ -214,9 +216,7 @@ def aggregate(found: dict) -> dict:
                         entry[f"delta_{key}"] = paired_difference(scores, _scores(baseline, key)).to_dict()
                     except ValueError:
                         entry[f"delta_{key}"] = None
-            languages = sorted(
-                {code for record in records.values() for code in record["results"]["languages"]}
-            )
+            languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
                 code: summarize(_scores(records, code).values()).to_dict() for code in languages
             }
@@ -233,7 +233,7 @@ def aggregate(found: dict) -> dict:
             entries[setting] = entry
         any_record = next(iter(next(iter(settings.values())).values()))
         summary[task] = {
-            "metric": any_record["results"].get("metric_display", any_record["results"].get("metric")),
+            "metric": any_record["results"].metric_display,
             "settings": entries,
         }
     return summary

@@ -11,7 +11,6 @@ time of each arm with the load around it, and checks that every trial's scores a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -26,6 +25,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from modeling_dlfa.atomic import write_json, write_text  # noqa: E402
 from modeling_dlfa.offline import default_backbone_dir  # noqa: E402
+from modeling_dlfa.results import RESULTS_FILE, RunResults  # noqa: E402
 
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "xtreme"
 SCRATCH = Path.home() / ".cache" / "modeling_dlfa" / "benchmarks" / "ray_sweep"
@@ -50,11 +50,9 @@ def sweep_command(args: argparse.Namespace, backend: str, output_dir: Path) -> l
 def trial_scores(output_dir: Path) -> dict[str, dict[str, float]]:
     """{trial folder: {language: score}} of every finished trial under a sweep folder."""
     return {
-        path.parent.relative_to(output_dir).as_posix(): json.loads(path.read_text(encoding="utf-8"))[
-            "languages"
-        ]
+        path.parent.relative_to(output_dir).as_posix(): RunResults.read(path.parent).languages
         # fusion_<x>/results.json for one seed, fusion_<x>/seed_<s>/results.json for several
-        for path in sorted(output_dir.rglob("results.json"))
+        for path in sorted(output_dir.rglob(RESULTS_FILE))
         if path.parent != output_dir
     }
 
