@@ -1,8 +1,10 @@
-"""Model cards and Hub publishing for the output folder of a DLFA run.
+"""Publishing the output folder of a DLFA run to the Hub, in one commit, and the command line.
 
 python -m modeling_dlfa.hub card OUTPUT_DIR [--repo-id ID] [--revision REV] [--license ID]
 python -m modeling_dlfa.hub push OUTPUT_DIR REPO_ID [--private] [--revision REV] [--token T]
                                  [--commit-message M] [--license ID]
+
+The card itself is built by modeling_dlfa/model_card.py.
 """
 
 from __future__ import annotations
@@ -16,32 +18,25 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from huggingface_hub import (
-    CommitInfo,
-    CommitOperationAdd,
-    EvalResult,
-    HfApi,
-    ModelCard,
-    ModelCardData,
-    constants,
-    try_to_load_from_cache,
-)
-from huggingface_hub.errors import HFValidationError
+from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 from huggingface_hub.utils import httpx, validate_repo_id
 
-from hub_cards import load_template
-
 from .atomic import write_text
-from .configuration_dlfa import DLFAConfig
-from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults
+from .model_card import (
+    CARD_FILE,
+    CONFIG_FILE,
+    TASK_DISPLAY,
+    build_model_card,
+    earlier_license,
+    read_results,
+    refuse_sweep_folder,
+    write_model_card,
+)
+from .results import RESULTS_FILE, RunResults
 from .tasks import Task, get_task
 
-MIN_TRANSFORMERS = "5.24"
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
-CONFIG_FILE = "config.json"
-CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -68,332 +63,6 @@ UPLOAD_PATTERNS = (
     "per_language.png",
 )
 
-# results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
-MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
-TASK_DISPLAY = {"xnli": "XNLI", "pawsx": "PAWS-X", "panx": "WikiANN (PAN-X)", "udpos": "UD POS"}
-EXAMPLE_INPUTS = {
-    "xnli": [
-        {"text": "A man is playing a guitar on stage.", "text_pair": "Someone is making music."},
-        {"text": "Ein Mann spielt auf der Bühne Gitarre.", "text_pair": "Niemand macht Musik."},
-    ],
-    "pawsx": [
-        {"text": "The bridge was built in 1880 and rebuilt after the flood.",
-         "text_pair": "After the flood, the bridge built in 1880 was rebuilt."},
-        {"text": "Le pont a été construit en 1880 et reconstruit après la crue.",
-         "text_pair": "La crue a été construite en 1880 et reconstruite après le pont."},
-    ],
-    "panx": ["Angela Merkel met Emmanuel Macron in Paris.", "Angela Merkel traf Emmanuel Macron in Paris."],
-    "udpos": ["The old man reads a book.", "Der alte Mann liest ein Buch."],
-}  # fmt: skip
-TRAINING_LABELS = {
-    "learning_rate": "Learning rate",
-    "num_train_epochs": "Epochs",
-    "per_device_train_batch_size": "Batch size per device",
-    "gradient_accumulation_steps": "Gradient accumulation steps",
-    "weight_decay": "Weight decay",
-    "warmup_steps": "Warmup steps",
-    "max_seq_length": "Maximum sequence length",
-}
-
-
-def is_hub_id(name: str) -> bool:
-    """Whether `name` reads as a Hub model id rather than a path on this machine."""
-    if Path(name).expanduser().exists():
-        return False
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
-
-
-def read_results(output_dir: str | os.PathLike) -> RunResults:
-    results = RunResults.read(output_dir)
-    check_results(results, source=str(Path(output_dir) / RESULTS_FILE))
-    return results
-
-
-def check_results(results: RunResults, source: str = "results") -> None:
-    """What a card needs beyond a well-formed results.json: scores, a metric the Hub knows, a known task."""
-    if not results.languages:
-        raise ValueError(f"{source} has no per-language scores")
-    if results.metric not in MODEL_INDEX_METRICS:
-        raise ValueError(
-            f"{source}: metric {results.metric!r} is not one of {', '.join(MODEL_INDEX_METRICS)}"
-        )
-    get_task(results.task)
-
-
-# --- the card ---------------------------------------------------------------------------------------------
-
-
-def build_model_card(
-    results: RunResults,
-    model_dir: str | os.PathLike,
-    *,
-    repo_id: str | None = None,
-    revision: str | None = None,
-    base_model_license: str | None = None,
-) -> ModelCard:
-    """The Hub card for the run in `model_dir` (its config.json) with the scores in `results`.
-
-    `repo_id` and `revision` go into the loading snippet (a placeholder id and "main" when not given).
-    The license is the backbone's, read from its card when that is on this machine (a local folder or the
-    Hub cache), else `base_model_license`, else "other" with a note.
-    """
-    check_results(results)
-    task = get_task(results.task)
-    config = _load_config(model_dir)
-    _check_same_run(results, config)
-    license_fields = _license_fields(results.model_name_or_path, base_model_license)
-    model_id = repo_id or f"<your-username>/{Path(model_dir).resolve().name}"
-    card_data = _card_data(results, task, config, model_id.split("/")[-1], license_fields)
-    context = _template_context(results, task, config, model_id, revision)
-    context["license_known"] = license_fields != {"license": "other"}
-    return ModelCard.from_template(card_data, template_str=load_template(), **context)
-
-
-def write_model_card(output_dir: str | os.PathLike, results: RunResults | None = None, **kwargs: Any) -> Path:
-    """(Re)write OUTPUT_DIR/README.md atomically; `results` defaults to OUTPUT_DIR/results.json.
-
-    Keyword arguments go to `build_model_card`. Without `base_model_license`, a license an earlier card of the
-    same base model carried is kept, so rewriting the card (as `push_to_hub` does) never loses it.
-    """
-    output_dir = Path(output_dir)
-    if results is None:
-        refuse_sweep_folder(output_dir)
-        results = read_results(output_dir)
-    else:
-        check_results(results)
-    if kwargs.get("base_model_license") is None:
-        kwargs["base_model_license"] = _earlier_license(output_dir / CARD_FILE, results.model_name_or_path)
-    card = build_model_card(results, output_dir, **kwargs)
-    return write_text(output_dir / CARD_FILE, str(card))
-
-
-def _load_config(model_dir: str | os.PathLike) -> DLFAConfig:
-    path = Path(model_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (save the model with save_pretrained first)")
-    return DLFAConfig.from_json_file(path)
-
-
-def _check_same_run(results: RunResults, config: DLFAConfig) -> None:
-    """A card whose scores and architecture come from different runs would misdescribe the weights."""
-    fields = ["fusion_layer"] if config.fusion_layer is None else ["fusion_layer", "fusion_gate"]
-    for field in fields:
-        recorded = getattr(results, field)
-        if recorded != getattr(config, field):
-            raise ValueError(
-                f"results say {field}={recorded!r} but config.json has {getattr(config, field)!r}: "
-                "they come from different runs"
-            )
-
-
-def backbone_license(name_or_path: str) -> dict[str, str] | None:
-    """license (and license_name/license_link) from the backbone's card, if that card is on this machine."""
-    card_path = _local_card(name_or_path)
-    if card_path is None:
-        return None
-    data = ModelCard.load(card_path, ignore_metadata_errors=True).data
-    fields = {key: data.get(key) for key in ("license", "license_name", "license_link") if data.get(key)}
-    return fields if "license" in fields else None
-
-
-def _local_card(name_or_path: str) -> Path | None:
-    local = Path(name_or_path).expanduser() / CARD_FILE
-    if local.is_file():
-        return local
-    if is_hub_id(name_or_path):
-        cached = try_to_load_from_cache(name_or_path, CARD_FILE)
-        if isinstance(cached, str):
-            return Path(cached)
-    return None
-
-
-def _license_fields(name_or_path: str, fallback: str | None) -> dict[str, str]:
-    fields = backbone_license(name_or_path)
-    if fields:
-        return fields
-    return {"license": fallback or "other"}
-
-
-def _earlier_license(card_path: Path, name_or_path: str) -> str | None:
-    if not card_path.is_file():
-        return None
-    data = ModelCard.load(card_path, ignore_metadata_errors=True).data
-    same_base = data.get("base_model") == (name_or_path if is_hub_id(name_or_path) else None)
-    license_id = data.get("license")
-    return license_id if same_base and license_id not in (None, "other") else None
-
-
-def _card_data(
-    results: RunResults, task: Task, config: DLFAConfig, model_name: str, license_fields: dict[str, str]
-) -> ModelCardData:
-    name = results.model_name_or_path
-    tags = [
-        "custom_code",
-        "dlfa",
-        "zero-shot-cross-lingual-transfer",
-        task.name,
-        config.backbone_config.model_type,
-    ]
-    return ModelCardData(
-        language=list(results.languages),
-        library_name="transformers",
-        pipeline_tag=task.pipeline_tag,
-        tags=tags,
-        base_model=name if is_hub_id(name) else None,
-        datasets=[task.hub_repo],
-        metrics=[MODEL_INDEX_METRICS[results.metric]],
-        model_name=model_name,
-        eval_results=eval_results(results),
-        **license_fields,
-    )
-
-
-def eval_results(results: RunResults) -> list[EvalResult]:
-    """One model-index result per evaluated language (dataset config = its load_dataset config), then the
-    macro average over languages."""
-    task = get_task(results.task)
-    display = TASK_DISPLAY.get(task.name, task.name)
-    metric_display = results.metric_display
-    common = {
-        "task_type": task.pipeline_tag,
-        "task_name": f"Zero-shot cross-lingual transfer from {results.train_language}",
-        "dataset_type": task.hub_repo,
-        "dataset_split": results.eval_split,
-        "metric_type": MODEL_INDEX_METRICS[results.metric],
-    }
-    per_language = [
-        EvalResult(
-            dataset_name=f"{display} ({code})",
-            dataset_config=_dataset_config(task, code),
-            metric_name=metric_display,
-            metric_value=round(score, 2),
-            **common,
-        )
-        for code, score in results.languages.items()
-    ]
-    average = EvalResult(
-        dataset_name=f"{display} (macro average over {len(per_language)} languages)",
-        metric_name=f"{metric_display}, macro average",
-        metric_value=round(results.average, 2),
-        **common,
-    )
-    return [*per_language, average]
-
-
-def _dataset_config(task: Task, language: str) -> str:
-    try:
-        return task.hub_config(language)
-    except ValueError:
-        # A language from a local data folder that the Hub dataset does not name.
-        return language
-
-
-def _template_context(
-    results: RunResults, task: Task, config: DLFAConfig, model_id: str, revision: str | None
-) -> dict[str, Any]:
-    name = results.model_name_or_path
-    return {
-        "model_name_or_path": name,
-        "base_name": Path(name).name or name,
-        "base_model_url": f"https://huggingface.co/{name}" if is_hub_id(name) else None,
-        "task_display": TASK_DISPLAY.get(task.name, task.name),
-        "dataset_repo": task.hub_repo,
-        "eval_split": results.eval_split,
-        "metric_display": results.metric_display,
-        "train_language": results.train_language,
-        "languages": list(results.languages),
-        "language_rows": _language_rows(results),
-        "average_rows": _average_rows(results),
-        "min_transformers": MIN_TRANSFORMERS,
-        "kind": task.kind,
-        "auto_class": task.auto_class,
-        "pipeline_tag": task.pipeline_tag,
-        "model_id_literal": repr(model_id),
-        "revision_literal": repr(revision or "main"),
-        "revision_pinned": revision is not None,
-        "example_inputs": [repr(example) for example in EXAMPLE_INPUTS.get(task.name, [])],
-        "labels": [config.id2label[index] for index in sorted(config.id2label)],
-        "is_baseline": config.fusion_layer is None,
-        "fusion_layer": config.fusion_layer,
-        "fusion_gate": config.fusion_gate,
-        "aif_reduction": config.aif_reduction,
-        "num_layers": config.num_hidden_layers,
-        "backbone_type": config.backbone_config.model_type,
-        "training_rows": _training_rows(results),
-    }
-
-
-def _percent(score: float) -> str:
-    return f"{score:.2f}"
-
-
-def _language_rows(results: RunResults) -> list[dict[str, Any]]:
-    counts = results.num_examples
-    return [
-        {
-            "language": code,
-            "score": _percent(score),
-            "examples": f"{counts[code]:,}" if code in counts else "–",
-            "is_train": code == results.train_language,
-        }
-        for code, score in results.languages.items()
-    ]
-
-
-def _average_rows(results: RunResults) -> list[dict[str, str]]:
-    languages = list(results.languages)
-    train = results.train_language
-    rows = [{"name": "all", "members": ", ".join(languages), "score": _percent(results.average)}]
-    if results.average_without_train_language is not None:
-        others = [code for code in languages if code != train]
-        rows.append(
-            {
-                "name": f"all but {train}",
-                "members": ", ".join(others),
-                "score": _percent(results.average_without_train_language),
-            }
-        )
-    members = results.group_members
-    for group, score in results.groups.items():
-        rows.append({"name": group, "members": ", ".join(members.get(group, [])), "score": _percent(score)})
-    return rows
-
-
-def _training_rows(results: RunResults) -> list[tuple[str, str]]:
-    task_display = TASK_DISPLAY.get(results.task, results.task)
-    examples = results.num_train_examples
-    rows = [
-        ("Base model", f"`{results.model_name_or_path}`"),
-        (
-            "Training data",
-            f"{task_display}, {results.train_language}"
-            + (f", {examples:,} examples" if examples is not None else ""),
-        ),
-    ]
-    for key, value in results.training.items():
-        rows.append((TRAINING_LABELS.get(key, key), str(value)))
-    if results.seed is not None:
-        rows.append(("Seed", str(results.seed)))
-    if results.train_dev_score is not None:
-        rows.append((f"Score on the {results.train_language} dev set", _percent(results.train_dev_score)))
-    rows.append(("Evaluation split", f"`{results.eval_split}`"))
-    for key, seconds in (results.runtime or {}).items():
-        rows.append((f"{key.removesuffix('_seconds').capitalize()} time", f"{seconds:.1f} s"))
-    if results.versions:
-        rows.append(
-            ("Software", ", ".join(f"{name} {version}" for name, version in results.versions.items()))
-        )
-    if results.date:
-        rows.append(("Date", results.date))
-    return rows
-
-
-# --- publishing -------------------------------------------------------------------------------------------
-
 
 def files_to_upload(output_dir: str | os.PathLike) -> list[str]:
     """The top-level files of `output_dir` that a Hub repository of the model holds, sorted."""
@@ -401,23 +70,6 @@ def files_to_upload(output_dir: str | os.PathLike) -> list[str]:
         path.name
         for path in Path(output_dir).iterdir()
         if path.is_file() and any(fnmatch.fnmatchcase(path.name, pattern) for pattern in UPLOAD_PATTERNS)
-    )
-
-
-def refuse_sweep_folder(output_dir: Path) -> None:
-    """A sweep folder holds one model per setting: say which, rather than that results.json is missing."""
-    if (output_dir / RESULTS_FILE).is_file():
-        return
-    settings = sorted(path.parent.name for path in output_dir.glob(f"fusion_*/{RESULTS_FILE}"))
-    if not settings:
-        return
-    selected = ""
-    if (output_dir / SWEEP_FILE).is_file():
-        layer = SweepResults.read(output_dir).selected_fusion_layer
-        selected = f"; the sweep selected fusion_{'none' if layer is None else layer} on the training language's dev set"
-    raise ValueError(
-        f"{output_dir} is a sweep folder with one model per setting: give one of {', '.join(settings)}"
-        f" (e.g. {output_dir / settings[0]}){selected}"
     )
 
 
@@ -515,7 +167,7 @@ def plan_push(
     check_publishable(output_dir)
     results = read_results(output_dir)
     if base_model_license is None:
-        base_model_license = _earlier_license(output_dir / CARD_FILE, results.model_name_or_path)
+        base_model_license = earlier_license(output_dir / CARD_FILE, results.model_name_or_path)
     card = build_model_card(
         results, output_dir, repo_id=repo_id, revision=revision, base_model_license=base_model_license
     )

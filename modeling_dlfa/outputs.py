@@ -112,7 +112,7 @@ def _write_trainer_outputs(trainer, output_dir: Path, split_metrics: dict[str, d
 
 def write_outputs(trainer, inputs, data_args, training_args, results, split_metrics) -> None:
     """Model, reports and card first; results.json last, so its presence means the run is complete."""
-    from .hub import write_model_card
+    from .model_card import write_model_card
 
     output_dir = Path(training_args.output_dir)
     if not training_args.should_save:  # only the main process writes

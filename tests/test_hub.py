@@ -18,16 +18,8 @@ from huggingface_hub.utils import httpx
 
 from modeling_dlfa import DLFAConfig, DLFAForSequenceClassification, DLFAForTokenClassification
 from modeling_dlfa.atomic import write_bytes, write_json, write_text
-from modeling_dlfa.hub import (
-    PublishError,
-    PushPlan,
-    check_publishable,
-    eval_results,
-    files_to_upload,
-    main,
-    push_to_hub,
-    write_model_card,
-)
+from modeling_dlfa.hub import PublishError, PushPlan, check_publishable, files_to_upload, main, push_to_hub
+from modeling_dlfa.model_card import eval_results, write_model_card
 from modeling_dlfa.modeling_dlfa import DLFAMaskedBatchNorm1d
 from modeling_dlfa.results import RunResults
 from modeling_dlfa.tasks import get_task
