@@ -1,4 +1,4 @@
-"""Jinja templates for the Hub model cards of DLFA runs (package data, rendered by `modeling_dlfa.hub`)."""
+"""Jinja templates for the Hub model cards of DLFA runs (package data, rendered by `modeling_dlfa.model_card`)."""
 
 from importlib import resources
 
