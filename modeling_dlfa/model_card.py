@@ -6,6 +6,7 @@ Publishing the folder, and the command line: modeling_dlfa/hub.py.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from .tasks import Task, get_task
 MIN_TRANSFORMERS = "5.24"
 CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
+# What the offline backbone builder (offline_backbone/) records beside the weights: the model and its license.
+BUILD_INFO_FILE = "BUILD_INFO.json"
 
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
@@ -50,6 +53,9 @@ TRAINING_LABELS = {
     "weight_decay": "Weight decay",
     "warmup_steps": "Warmup steps",
     "max_seq_length": "Maximum sequence length",
+    "head_learning_rate": "Learning rate of the new parts (fusion module, pooler, classifier)",
+    "freeze_embeddings": "Word embeddings frozen",
+    "label_piece": "Piece of a word that carries its label",
 }
 
 
@@ -62,6 +68,48 @@ def is_hub_id(name: str) -> bool:
     except HFValidationError:
         return False
     return True
+
+
+def base_model(name_or_path: str) -> str | None:
+    """The Hub id of the backbone: the name itself, or for a local folder the model it was built or saved from
+    (the offline build's BUILD_INFO.json, else config.json's `_name_or_path`)."""
+    if is_hub_id(name_or_path):
+        return name_or_path
+    folder = Path(name_or_path).expanduser()
+    for file, key in ((BUILD_INFO_FILE, "model"), ("config.json", "_name_or_path")):
+        try:
+            value = json.loads((folder / file).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, str) and is_hub_id(value):
+            return value
+    return None
+
+
+def _built_license(name_or_path: str) -> str | None:
+    """The license the offline build recorded for the model weights ("MIT (model), ..." -> "mit")."""
+    try:
+        info = json.loads((Path(name_or_path).expanduser() / BUILD_INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    first = str(info.get("licence", "")).split(" (")[0].split(",")[0].strip().lower()
+    return first or None
+
+
+def hub_datasets(results: RunResults) -> list[str]:
+    """The Hub datasets the run read, or [] when any of its data came from files (a card must not name a Hub
+    dataset the model was not trained or scored on)."""
+    repos = {source.split(" (")[0] for source in results.data_sources.values()}
+    return sorted(repos) if repos and all(is_hub_id(repo) for repo in repos) else []
+
+
+def data_description(results: RunResults) -> str:
+    """Where the data came from, for the card's text: the Hub dataset, or the local files by name."""
+    repos = hub_datasets(results)
+    if repos:
+        return ", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos)
+    files = sorted({Path(source.split(" held out of ")[-1]).name for source in results.data_sources.values()})
+    return "local files (" + ", ".join(f"`{name}`" for name in files) + ")"
 
 
 def read_results(output_dir: str | os.PathLike) -> RunResults:
@@ -186,7 +234,7 @@ def _license_fields(name_or_path: str, fallback: str | None) -> dict[str, str]:
     fields = backbone_license(name_or_path)
     if fields:
         return fields
-    return {"license": fallback or "other"}
+    return {"license": fallback or _built_license(name_or_path) or "other"}
 
 
 def earlier_license(card_path: Path, name_or_path: str) -> str | None:
@@ -214,8 +262,8 @@ def _card_data(
         library_name="transformers",
         pipeline_tag=task.pipeline_tag,
         tags=tags,
-        base_model=name if is_hub_id(name) else None,
-        datasets=[task.hub_repo],
+        base_model=base_model(name),
+        datasets=hub_datasets(results) or None,
         metrics=[MODEL_INDEX_METRICS[results.metric]],
         model_name=model_name,
         eval_results=eval_results(results),
@@ -229,17 +277,19 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     task = get_task(results.task)
     display = TASK_DISPLAY.get(task.name, task.name)
     metric_display = results.metric_display
+    repos = hub_datasets(results)
     common = {
         "task_type": task.pipeline_tag,
         "task_name": f"Zero-shot cross-lingual transfer from {results.train_language}",
-        "dataset_type": task.hub_repo,
+        # The Hub dataset when the run read one, else the task (its data came from local files).
+        "dataset_type": repos[0] if len(repos) == 1 else task.name,
         "dataset_split": results.eval_split,
         "metric_type": MODEL_INDEX_METRICS[results.metric],
     }
     per_language = [
         EvalResult(
             dataset_name=f"{display} ({code})",
-            dataset_config=_dataset_config(task, code),
+            dataset_config=_dataset_config(task, code) if repos else None,
             metric_name=metric_display,
             metric_value=round(score, 2),
             **common,
@@ -270,9 +320,10 @@ def _template_context(
     return {
         "model_name_or_path": name,
         "base_name": Path(name).name or name,
-        "base_model_url": f"https://huggingface.co/{name}" if is_hub_id(name) else None,
+        "base_model_url": f"https://huggingface.co/{base}" if (base := base_model(name)) else None,
+        "base_model": base,
         "task_display": TASK_DISPLAY.get(task.name, task.name),
-        "dataset_repo": task.hub_repo,
+        "data_description": data_description(results),
         "eval_split": results.eval_split,
         "metric_display": results.metric_display,
         "train_language": results.train_language,
@@ -345,6 +396,14 @@ def _training_rows(results: RunResults) -> list[tuple[str, str]]:
             + (f", {examples:,} examples" if examples is not None else ""),
         ),
     ]
+    if results.fusion_layer is not None:
+        rows.append(
+            (
+                "Fusion",
+                f"layer {results.fusion_layer}, gate {results.fusion_gate}, init {results.fusion_init}, "
+                f"global-branch norm {results.aif_global_norm}",
+            )
+        )
     for key, value in results.training.items():
         rows.append((TRAINING_LABELS.get(key, key), str(value)))
     if results.seed is not None:

@@ -88,6 +88,7 @@ def run_results(
             **training_summary(training_args),
             "max_seq_length": data_args.max_seq_length,
             "label_piece": data_args.label_piece,
+            "freeze_embeddings": model_args.freeze_embeddings,
         },
         versions=versions(),
         date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

