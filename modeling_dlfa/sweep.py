@@ -226,8 +226,13 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+    # A trial that fails before it starts has no config: it is named by its folder, with its error.
     failed = [
-        f"{label_for_setting(r.config['fusion_layer'])} seed {r.config['seed']}" for r in grid if r.error
+        f"{label_for_setting(r.config['fusion_layer'])} seed {r.config['seed']}"
+        if r.config
+        else f"{r.path} ({type(r.error).__name__}: {r.error})"
+        for r in grid
+        if r.error
     ]
     if failed:
         raise SweepError(
