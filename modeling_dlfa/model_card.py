@@ -396,6 +396,15 @@ def _training_rows(results: RunResults) -> list[tuple[str, str]]:
             + (f", {examples:,} examples" if examples is not None else ""),
         ),
     ]
+    for step in results.lineage or []:
+        # Continued training: the checkpoint this run started from, and what it had been trained on.
+        trained = (
+            f"{step['task']}, {step['train_language']}, {step['num_train_examples']:,} examples"
+            f" (from `{step['started_from']}`)"
+            if "task" in step
+            else "unknown (no results.json beside it)"
+        )
+        rows.append(("Continued from", f"`{step['model_name_or_path']}`, trained on {trained}"))
     if results.fusion_layer is not None:
         rows.append(
             (

@@ -16,6 +16,7 @@ import transformers
 
 from . import __version__, run_report
 from .atomic import atomic_path, write_json, write_text
+from .configuration_dlfa import DLFAConfig
 from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
 from .results import RunResults
@@ -49,11 +50,31 @@ def versions() -> dict[str, str]:
     }
 
 
+def lineage(checkpoint: str) -> list[dict]:
+    """What a DLFA checkpoint was trained on, and what it had started from: its results.json where the
+    checkpoint is a local run folder, else just its name (a Hub checkpoint)."""
+    try:
+        earlier = RunResults.read(checkpoint)
+    except (OSError, ValueError):
+        return [{"model_name_or_path": checkpoint}]
+    step = {
+        "model_name_or_path": checkpoint,
+        "started_from": earlier.model_name_or_path,
+        "task": earlier.task,
+        "train_language": earlier.train_language,
+        "num_train_examples": earlier.num_train_examples,
+        "train_data": earlier.data_sources.get("train"),
+        "seed": earlier.seed,
+    }
+    return [*(earlier.lineage or []), step]
+
+
 def run_results(
     inputs, model_args, data_args, training_args, model, scores, counts, *, metrics, train_dev_score, runtime
 ) -> RunResults:
     task, config = inputs.task, model.config
     language = data_args.train_language
+    continued = training_args.do_train and isinstance(inputs.model_config, DLFAConfig)
     groups = task.language_groups(scores)
     others = {code: score for code, score in scores.items() if code != language}
     return RunResults(
@@ -95,6 +116,7 @@ def run_results(
         metrics=metrics,
         train_dev_score=train_dev_score,
         runtime=runtime,
+        lineage=lineage(model_args.model_name_or_path) if continued else None,
     )
 
 

@@ -105,7 +105,7 @@ class _FolderFile:
 
 # A mean over seeds has no date or runtime of its own, and only it has seeds; selected_from_sweep only marks
 # a sweep's selected setting as `compare` reads it. Absent from the file, not null, when they do not apply.
-_OMITTED_WHEN_NONE = ("date", "runtime", "seeds", "selected_from_sweep")
+_OMITTED_WHEN_NONE = ("date", "runtime", "seeds", "selected_from_sweep", "lineage")
 
 
 @dataclass(kw_only=True)
@@ -152,6 +152,9 @@ class RunResults(_FolderFile):
     runtime: dict[str, float] | None = None
     seeds: list[int] | None = None
     selected_from_sweep: str | None = None
+    # Continued training from a DLFA checkpoint: what it started from and what that was trained on, oldest
+    # first (the few-shot target-language use case).
+    lineage: list[dict[str, Any]] | None = None
 
     def score(self, path: ScorePath) -> float | None:
         return _score(self, path)

@@ -409,3 +409,39 @@ def test_hub_languages_without_the_split_are_listed_in_the_results(tmp_path, tin
     assert list(results["languages"]) == ["en", "de"]
     assert results["skipped_languages"] == {"th": "no validation split on google/xtreme"}
     assert "Not evaluated: th (no validation split on google/xtreme)" in (output / "results.md").read_text()
+
+
+def test_continued_training_on_a_target_language_records_its_lineage(tmp_path, tiny_bert_dir, xnli_run):
+    """Few-shot: a DLFA checkpoint trained on English, trained further on German data; results.json and the
+    card say what it started from and on what that was trained."""
+    german = tmp_path / "de"
+    german.mkdir()
+    write_pairs(german / "train-de.tsv", 16, seed=5)
+    write_pairs(german / "dev-de.tsv", 8, seed=6)
+    output = tmp_path / "continued"
+    code = run_cli(
+        "--task_name", "xnli", "--model_name_or_path", xnli_run, "--do_train", "--data_dir", german, "--train_language", "de",
+        "--output_dir", output, *FAST,
+    )  # fmt: skip
+    assert code == 0
+    results = read_results(output)
+    first = read_results(xnli_run)
+    assert results["lineage"] == [
+        {
+            "model_name_or_path": str(xnli_run),
+            "started_from": first["model_name_or_path"],
+            "task": "xnli",
+            "train_language": "en",
+            "num_train_examples": first["num_train_examples"],
+            "train_data": first["data_sources"]["train"],
+            "seed": first["seed"],
+        }
+    ]
+    assert results["train_language"] == "de" and results["fusion_layer"] == first["fusion_layer"]
+    card = (output / "README.md").read_text()
+    assert (
+        f"Continued from | `{xnli_run}`, trained on xnli, en, {first['num_train_examples']:,} examples"
+        in card
+    )
+    # A run from a plain backbone has no lineage.
+    assert "lineage" not in first
