@@ -34,7 +34,8 @@ from .model_card import (
     write_model_card,
 )
 from .results import RESULTS_FILE, RunResults
-from .tasks import Task, get_task
+from .task_files import results_task
+from .tasks import Task
 
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
 WEIGHTS_FILE = "model.safetensors"
@@ -99,7 +100,7 @@ def _results_problems(output_dir: Path) -> tuple[Task | None, list[str]]:
         results = read_results(output_dir)
     except (OSError, ValueError) as error:
         return None, [f"{RESULTS_FILE}: {error}"]
-    return get_task(results.task), []
+    return results_task(results), []
 
 
 def _weights_problems(output_dir: Path) -> list[str]:

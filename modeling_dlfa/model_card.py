@@ -20,7 +20,8 @@ from hub_cards import load_template
 from .atomic import write_text
 from .configuration_dlfa import DLFAConfig
 from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults
-from .tasks import Task, get_task
+from .task_files import results_task
+from .tasks import Task
 
 MIN_TRANSFORMERS = "5.24"
 CONFIG_FILE = "config.json"
@@ -126,7 +127,7 @@ def check_results(results: RunResults, source: str = "results") -> None:
         raise ValueError(
             f"{source}: metric {results.metric!r} is not one of {', '.join(MODEL_INDEX_METRICS)}"
         )
-    get_task(results.task)
+    results_task(results)
 
 
 def refuse_sweep_folder(output_dir: Path) -> None:
@@ -161,7 +162,7 @@ def build_model_card(
     Hub cache), else `base_model_license`, else "other" with a note.
     """
     check_results(results)
-    task = get_task(results.task)
+    task = results_task(results)
     config = _load_config(model_dir)
     _check_same_run(results, config)
     license_fields = _license_fields(results.model_name_or_path, base_model_license)
@@ -274,7 +275,7 @@ def _card_data(
 def eval_results(results: RunResults) -> list[EvalResult]:
     """One model-index result per evaluated language (dataset config = its load_dataset config), then the
     macro average over languages."""
-    task = get_task(results.task)
+    task = results_task(results)
     display = TASK_DISPLAY.get(task.name, task.name)
     metric_display = results.metric_display
     repos = hub_datasets(results)

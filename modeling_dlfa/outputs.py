@@ -21,6 +21,7 @@ from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
 from .results import RunResults
 from .resume import training_summary
+from .task_files import task_definition
 
 
 def write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
@@ -117,6 +118,7 @@ def run_results(
         train_dev_score=train_dev_score,
         runtime=runtime,
         lineage=lineage(model_args.model_name_or_path) if continued else None,
+        task_definition=task_definition(task),
     )
 
 

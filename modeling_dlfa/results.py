@@ -105,7 +105,7 @@ class _FolderFile:
 
 # A mean over seeds has no date or runtime of its own, and only it has seeds; selected_from_sweep only marks
 # a sweep's selected setting as `compare` reads it. Absent from the file, not null, when they do not apply.
-_OMITTED_WHEN_NONE = ("date", "runtime", "seeds", "selected_from_sweep", "lineage")
+_OMITTED_WHEN_NONE = ("date", "runtime", "seeds", "selected_from_sweep", "lineage", "task_definition")
 
 
 @dataclass(kw_only=True)
@@ -155,6 +155,8 @@ class RunResults(_FolderFile):
     # Continued training from a DLFA checkpoint: what it started from and what that was trained on, oldest
     # first (the few-shot target-language use case).
     lineage: list[dict[str, Any]] | None = None
+    # A task defined by a task file or by run_ner.py's dataset flags (not a built-in one), as task_files reads it.
+    task_definition: dict[str, Any] | None = None
 
     def score(self, path: ScorePath) -> float | None:
         return _score(self, path)

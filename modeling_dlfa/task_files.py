@@ -23,7 +23,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .tasks import KINDS, Task, make_task, register_task
+from .tasks import KINDS, Task, get_task, make_task, register_task
+from .tasks import TASKS as BUILTIN_TASKS
 
 FILE_SPLITS = ("train", "dev", "test")
 
@@ -147,3 +148,35 @@ def with_dataset_flags(
     if label_column_name:
         changes["hub_label_column"] = label_column_name
     return dataclasses.replace(task, **changes) if changes else task
+
+
+def task_definition(task: Task) -> dict | None:
+    """A task that is not built in, as JSON (what results.json keeps so its card can be written later, in a
+    process that never read the task file); None for the built-in tasks, which every version knows."""
+    if BUILTIN_TASKS.get(task.name) == task:
+        return None
+    return {
+        "kind": task.kind,
+        **{name: _as_json(value) for name, value in dataclasses.asdict(task).items() if name != "kind"},
+    }
+
+
+def task_from_definition(definition: dict) -> Task:
+    """The task a results.json's `task_definition` holds (tuples restored)."""
+    values = {name: _as_tuples(value) for name, value in definition.items() if name != "kind"}
+    return make_task(definition["kind"], **values)
+
+
+def results_task(results) -> Task:
+    """The task a run's results were made with: its stored definition, else the built-in task of that name."""
+    if results.task_definition:
+        return task_from_definition(results.task_definition)
+    return get_task(results.task)
+
+
+def _as_json(value: object) -> object:
+    return [_as_json(item) for item in value] if isinstance(value, tuple | list) else value
+
+
+def _as_tuples(value: object) -> object:
+    return tuple(_as_tuples(item) for item in value) if isinstance(value, list) else value

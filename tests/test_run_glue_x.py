@@ -444,4 +444,4 @@ def test_continued_training_on_a_target_language_records_its_lineage(tmp_path, t
         in card
     )
     # A run from a plain backbone has no lineage.
-    assert "lineage" not in first
+    assert "lineage" not in first and "task_definition" not in first

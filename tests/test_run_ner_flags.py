@@ -53,6 +53,10 @@ def test_dataset_and_column_flags_read_another_hub_dataset(
     results = json.loads((output / "results.json").read_text())
     assert results["data_sources"]["de"] == "someone/my-ner (ner.de, validation)"
     assert results["num_examples"] == {"de": 8, "en": 8}
+    # The card credits the dataset the run read, not the task's default one.
+    assert results["task_definition"]["hub_repo"] == "someone/my-ner"
+    card = (output / "README.md").read_text()
+    assert "someone/my-ner" in card and "unimelb-nlp/wikiann" not in card
 
 
 def test_a_dataset_config_without_the_language_is_refused(tmp_path, tiny_bert_dir, capsys):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -77,6 +80,17 @@ def test_a_task_defined_only_by_a_file_runs_end_to_end(tmp_path, tiny_bert_dir, 
     assert len(predictions) == 12 and {record["text_b"] for record in predictions} == {""}
     card = (output / "README.md").read_text()
     assert "my-sentiment" in card
+    # results.json keeps the definition: a later process that never read the task file writes the card too.
+    assert (
+        results["task_definition"]["name"] == "my-sentiment" and results["task_definition"]["pair"] is False
+    )
+    (output / "README.md").unlink()
+    rewritten = subprocess.run(
+        [sys.executable, "-m", "modeling_dlfa.hub", "card", str(output)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert rewritten.returncode == 0, rewritten.stderr[-2000:]
+    assert "my-sentiment" in (output / "README.md").read_text()
 
 
 def test_single_text_tsv_and_pair_task_files(tmp_path):
