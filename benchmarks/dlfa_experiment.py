@@ -109,6 +109,13 @@ def command(task: str, setting: str, seed: int, model: str, data_dir: Path, outp
     return args + settings_for(task)[setting]
 
 
+def portable_command(args: list[str], run_dir: Path, data_dir: Path, model: str) -> str:
+    """The run's command as a reader reruns it from the repository root (no paths of this machine)."""
+    text = shlex.join(["python", *args[1:]]).replace(str(run_dir), "RUN_DIR")
+    text = text.replace(str(REPO_ROOT / "run_glue_x.py"), "run_glue_x.py").replace(str(data_dir), "DATA_DIR")
+    return text.replace(model, "BACKBONE")
+
+
 def record_path(task: str, setting: str, seed: int, records_dir: Path = RECORDS_DIR) -> Path:
     return records_dir / task / setting / f"seed{seed}.json"
 
@@ -154,7 +161,7 @@ def execute(task, setting, seed, *, model: str, data_dir: Path, scratch: Path, r
         "task": task,
         "setting": setting,
         "seed": seed,
-        "command": shlex.join(["python", *args[1:]]).replace(str(run_dir), "RUN_DIR"),
+        "command": portable_command(args, run_dir, data_dir, model),
         "wall_seconds": round(wall, 1),
         "load_average": [load_before, load_average()],
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -312,7 +319,9 @@ def markdown(summary: dict) -> str:
         first = next(iter(entry["settings"].values()))
         lines += [
             "",
-            "Command (seed 1 of the first setting; the others change --seed and the setting flags):",
+            "Command (seed 1 of the first setting; the others change --seed and the setting flags), from the "
+            "repository root; DATA_DIR is `../shared/data/xtreme`, BACKBONE the offline multilingual-e5-small "
+            "(`python -m modeling_dlfa.offline build`):",
             "",
         ]
         lines += ["```", next(iter(first["commands"].values())), "```", ""]
