@@ -86,6 +86,12 @@ def _from_backbone_quietly(model_class, name_or_path: str, **kwargs):
     _MODELING_LOGGER.addFilter(held)
     try:
         model, info = model_class.from_backbone(name_or_path, output_loading_info=True, **kwargs)
+    except Exception:
+        # transformers raises after its report (mismatched sizes, conversion errors): show what it refers to.
+        _MODELING_LOGGER.removeFilter(held)
+        for record in held.records:
+            _MODELING_LOGGER.handle(record)
+        raise
     finally:
         _MODELING_LOGGER.removeFilter(held)
     missing = info["missing_keys"]

@@ -100,7 +100,8 @@ def _built_license(name_or_path: str) -> str | None:
 def hub_datasets(results: RunResults) -> list[str]:
     """The Hub datasets the run read, or [] when any of its data came from files (a card must not name a Hub
     dataset the model was not trained or scored on)."""
-    repos = {source.split(" (")[0] for source in results.data_sources.values()}
+    # "N examples held out of <source>" names the source it was taken from.
+    repos = {source.split(" held out of ")[-1].split(" (")[0] for source in results.data_sources.values()}
     return sorted(repos) if repos and all(is_hub_id(repo) for repo in repos) else []
 
 

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from .results import RESULTS_FILE, RUN_CONFIG_FILE, SWEEP_FILE, RunResults
+from .task_files import task_definition
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def run_identity(task, model_args, data_args, training_args, fusion_layer) -> di
         },
         "seed": training_args.seed,
         "training": training_summary(training_args),
+        # Only where they apply, so built-in runs keep the identity earlier versions wrote.
+        **({"tokenizer_name": model_args.tokenizer_name} if model_args.tokenizer_name else {}),
+        **({"task_definition": definition} if (definition := task_definition(task)) else {}),
     }
 
 
@@ -39,6 +43,7 @@ _NOT_IDENTITY = (
     "features_cache_dir",
     "save_model",
     "eval_languages",
+    "preprocessing_num_workers",
 )
 
 

@@ -27,6 +27,7 @@ from .tasks import KINDS, Task, get_task, make_task, register_task
 from .tasks import TASKS as BUILTIN_TASKS
 
 FILE_SPLITS = ("train", "dev", "test")
+_LIST_FIELDS = ("labels", "languages", "aliases", "hub_text_columns", "hub_splits", "extra_metrics")
 
 
 class TaskFileError(ValueError):
@@ -69,7 +70,7 @@ def _files(path: Path, value: object) -> tuple[tuple[str, str, str], ...]:
             resolved = (path.parent / str(file)).resolve()
             if not resolved.is_file():
                 raise TaskFileError(f"{path}: files: {split} {language}: {resolved} does not exist")
-            entries.append((split, str(language), str(resolved)))
+            entries.append((split, str(language).lower(), str(resolved)))
     return tuple(entries)
 
 
@@ -83,8 +84,12 @@ def _as_field_value(path: Path, name: str, value: object) -> object:
         return tuple(
             (str(key), tuple(item) if isinstance(item, list) else item) for key, item in value.items()
         )
-    if isinstance(value, list):
-        return tuple(str(item) for item in value)
+    if name in _LIST_FIELDS:
+        if not isinstance(value, list):
+            raise TaskFileError(f"{path}: field {name!r} must be a list, e.g. [{value}]")
+        items = tuple(str(item) for item in value)
+        # Language codes are compared lower-case everywhere (flags, file names).
+        return tuple(item.lower() for item in items) if name == "languages" else items
     return value
 
 

@@ -80,7 +80,11 @@ class Task:
                 f"task {self.name}: metric {self.metric!r} does not apply to a {self.kind} task; allowed: "
                 f"{', '.join(self.metrics_allowed)}"
             )
-        unknown = [metric for metric in self.extra_metrics if metric not in EXTRA_METRICS]
+        unknown = [
+            metric
+            for metric in self.extra_metrics
+            if metric not in EXTRA_METRICS or metric not in self.metrics_allowed
+        ]
         if unknown:
             raise ValueError(
                 f"task {self.name}: extra metric(s) {', '.join(unknown)} not among {', '.join(EXTRA_METRICS)}"
@@ -122,6 +126,13 @@ class Task:
         listed = {code for members in named.values() for code in members}
         grouped[self.rest_group] = [code for code in languages if code not in listed]
         return {group: codes for group, codes in grouped.items() if codes}
+
+    @property
+    def has_entity_spans(self) -> bool:
+        """Labels are O plus B-/I-/E-/S- tags (NER-style), so per-entity-type scores are meaningful."""
+        return self.kind == TOKEN and all(
+            label == "O" or label[:2] in ("B-", "I-", "E-", "S-") for label in self.labels
+        )
 
     def data_files(self) -> dict[str, dict[str, Path]]:
         """{split: {language: path}} of the task's own files (the layout `find_xtreme_files` returns)."""

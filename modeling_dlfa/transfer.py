@@ -67,9 +67,20 @@ def resolve_task(data_args: DataArguments) -> Task:
             "defined in a JSON or YAML file), one of the two"
         )
     task = load_task_file(data_args.task_file) if data_args.task_file else get_task(data_args.task_name)
-    if data_args.return_entity_level_metrics and "span_f1" not in task.metrics_allowed:
+    if data_args.return_entity_level_metrics and not task.has_entity_spans:
         raise ValueError(
-            f"--return_entity_level_metrics scores entity spans: task {task.name} labels whole examples, not words"
+            f"--return_entity_level_metrics scores entity spans: task {task.name}'s labels "
+            f"({', '.join(task.labels[:5])}, ...) are not O plus B-/I-/E-/S- tags"
+        )
+    hub_flags = [
+        f"--{name}"
+        for name in ("dataset_name", "dataset_config_name", "text_column_name", "label_column_name")
+        if getattr(data_args, name)
+    ]
+    if hub_flags and (data_args.data_dir or task.files):
+        raise ValueError(
+            f"{', '.join(hub_flags)} choose what is read from the Hub, but this run reads files "
+            f"({'--data_dir' if data_args.data_dir else 'the task file names them'}): leave them out"
         )
     return with_dataset_flags(
         task,

@@ -128,4 +128,15 @@ def test_entity_level_metrics_are_refused_for_sentence_tasks(tmp_path, tiny_bert
             "--return_entity_level_metrics", "--output_dir", str(tmp_path / "run"),
         ]
     )  # fmt: skip
-    assert code == 2 and "task xnli labels whole examples" in capsys.readouterr().err
+    assert code == 2 and "task xnli's labels" in capsys.readouterr().err
+
+
+def test_entity_level_metrics_need_entity_tags(tmp_path, tiny_bert_dir, capsys):
+    """UD POS tags are not B-/I- spans: seqeval would read NOUN as an 'OUN' entity."""
+    code = main(
+        [
+            "--task_name", "udpos", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--return_entity_level_metrics", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 2 and "are not O plus B-/I-/E-/S- tags" in capsys.readouterr().err

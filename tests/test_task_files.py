@@ -167,3 +167,31 @@ def test_task_name_or_task_file_not_both(tmp_path, tiny_bert_dir, sentiment_file
     ]
     assert main([*args, "--task_name", "xnli", "--task_file", str(sentiment_file)]) == 2
     assert main(args) == 2
+
+
+def test_language_codes_are_lower_case_and_list_fields_must_be_lists(tmp_path):
+    (tmp_path / "dev-pt.tsv").write_text("the cat\tpositive\n")
+    definition = {"name": "pt-sentiment", "kind": "sequence", "pair": False, "labels": ["negative", "positive"],
+                  "languages": ["en", "pt-BR"], "metric": "accuracy", "files": {"dev": {"pt-BR": "dev-pt.tsv"}}}  # fmt: skip
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps(definition))
+    task = load_task_file(path)
+    assert task.languages == ("en", "pt-br") and set(task.data_files()["dev"]) == {"pt-br"}
+    path.write_text(json.dumps({**definition, "name": "other", "hub_text_columns": "text"}))
+    with pytest.raises(TaskFileError, match=r"field 'hub_text_columns' must be a list, e\.g\. \[text\]"):
+        load_task_file(path)
+    path.write_text(json.dumps({**definition, "name": "third", "extra_metrics": ["span_precision"]}))
+    with pytest.raises(TaskFileError, match=r"extra metric\(s\) span_precision"):
+        load_task_file(path)
+
+
+def test_dataset_flags_are_refused_when_the_data_comes_from_files(
+    tmp_path, tiny_bert_dir, sentiment_file, capsys
+):
+    code = main(
+        [
+            "--task_file", str(sentiment_file), "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--dataset_name", "someone/else", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert code == 2 and "--dataset_name choose what is read from the Hub" in capsys.readouterr().err
