@@ -72,6 +72,10 @@ class _HeldLoadReports(logging.Filter):
         super().__init__()
         self.records: list[logging.LogRecord] = []
 
+    def replay(self) -> None:
+        for record in self.records:
+            _MODELING_LOGGER.handle(record)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if "LOAD REPORT" in record.getMessage():
             self.records.append(record)
@@ -89,11 +93,9 @@ def _from_backbone_quietly(model_class, name_or_path: str, **kwargs):
     except Exception:
         # transformers raises after its report (mismatched sizes, conversion errors): show what it refers to.
         _MODELING_LOGGER.removeFilter(held)
-        for record in held.records:
-            _MODELING_LOGGER.handle(record)
+        held.replay()
         raise
-    finally:
-        _MODELING_LOGGER.removeFilter(held)
+    _MODELING_LOGGER.removeFilter(held)
     missing = info["missing_keys"]
     new = [part.split(".")[-2] for part in _NEW_PARTS if any(key.startswith(part) for key in missing)]
     # A tagging head has no pooler: a backbone's pooler weights are left out, as expected.
@@ -104,8 +106,7 @@ def _from_backbone_quietly(model_class, name_or_path: str, **kwargs):
             "%s from %s: new weights: %s", model_class.__name__, name_or_path, ", ".join(new) or "none"
         )
     else:
-        for record in held.records:
-            _MODELING_LOGGER.handle(record)
+        held.replay()
     return model
 
 

@@ -23,8 +23,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .tasks import KINDS, Task, get_task, make_task, register_task
-from .tasks import TASKS as BUILTIN_TASKS
+from .tasks import KINDS, TASKS, Task, get_task, make_task, register_task
 
 FILE_SPLITS = ("train", "dev", "test")
 _LIST_FIELDS = ("labels", "languages", "aliases", "hub_text_columns", "hub_splits", "extra_metrics")
@@ -158,7 +157,7 @@ def with_dataset_flags(
 def task_definition(task: Task) -> dict | None:
     """A task that is not built in, as JSON (what results.json keeps so its card can be written later, in a
     process that never read the task file); None for the built-in tasks, which every version knows."""
-    if BUILTIN_TASKS.get(task.name) == task:
+    if TASKS.get(task.name) == task:
         return None
     return {
         "kind": task.kind,

@@ -120,19 +120,10 @@ class Task:
 
     def language_groups(self, languages: Iterable[str]) -> dict[str, list[str]]:
         """`languages` by group (the named groups, then `rest_group`); empty groups left out."""
-        languages = list(languages)
-        named = dict(self.groups)
-        grouped = {group: [code for code in languages if code in members] for group, members in named.items()}
-        listed = {code for members in named.values() for code in members}
-        grouped[self.rest_group] = [code for code in languages if code not in listed]
-        return {group: codes for group, codes in grouped.items() if codes}
+        return _grouped(languages, dict(self.groups), self.rest_group)
 
-    @property
-    def has_entity_spans(self) -> bool:
-        """Labels are O plus B-/I-/E-/S- tags (NER-style), so per-entity-type scores are meaningful."""
-        return self.kind == TOKEN and all(
-            label == "O" or label[:2] in ("B-", "I-", "E-", "S-") for label in self.labels
-        )
+    # Per-entity-type scores apply to NER-style tag sets only (see TokenTask).
+    has_entity_spans: ClassVar[bool] = False
 
     def data_files(self) -> dict[str, dict[str, Path]]:
         """{split: {language: path}} of the task's own files (the layout `find_xtreme_files` returns)."""
@@ -218,6 +209,11 @@ class TokenTask(Task):
         return datasets.Features(
             {"tokens": datasets.List(datasets.Value("string")), "tags": datasets.List(label)}
         )
+
+    @property
+    def has_entity_spans(self) -> bool:
+        """Labels are O plus B-/I-/E-/S- tags (NER-style), so per-entity-type scores are meaningful."""
+        return all(label == "O" or label[:2] in ("B-", "I-", "E-", "S-") for label in self.labels)
 
     def read_tsv(self, path) -> datasets.Dataset:
         return data.read_tagged_tsv(self, path)
@@ -391,9 +387,19 @@ def get_task(name: str | Task) -> Task:
     )
 
 
-def language_groups(languages: Iterable[str], task: str | Task = "xnli") -> dict[str, list[str]]:
-    """Split `languages` into the task's groups (the paper's enf and noenf for the built-in tasks)."""
-    return get_task(task).language_groups(languages)
+def _grouped(
+    languages: Iterable[str], named: dict[str, tuple[str, ...]], rest_group: str
+) -> dict[str, list[str]]:
+    languages = list(languages)
+    grouped = {group: [code for code in languages if code in members] for group, members in named.items()}
+    listed = {code for members in named.values() for code in members}
+    grouped[rest_group] = [code for code in languages if code not in listed]
+    return {group: codes for group, codes in grouped.items() if codes}
+
+
+def language_groups(languages: Iterable[str]) -> dict[str, list[str]]:
+    """Split `languages` into the paper's enf (English family) and noenf groups; empty groups left out."""
+    return _grouped(languages, LANGUAGE_GROUPS, "noenf")
 
 
 def check_languages(
