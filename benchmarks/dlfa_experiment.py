@@ -73,18 +73,25 @@ TASK_ORDER = ("udpos", "panx", "xnli", "pawsx")  # cheapest first
 SEEDS = (1, 2, 3)
 
 
-def settings_for(task: str) -> dict[str, list[str]]:
-    """Setting name -> its run_glue_x.py flags."""
+def core_settings(task: str) -> dict[str, list[str]]:
+    """The issue's grid: setting name -> its run_glue_x.py flags."""
     settings = {"baseline": ["--fusion_layer", "none"]}
     for fusion_init in ("paper", "identity"):
         for layer in LAYERS[task]:
             settings[f"{fusion_init}-D{layer}"] = ["--fusion_layer", str(layer), "--fusion_init", fusion_init]
-    # Does the new parts' own learning rate matter? The paper's best layer, new init, one rate for everything.
-    best = LAYERS[task][0]
-    settings[f"identity-D{best}-one-lr"] = [
-        *settings[f"identity-D{best}"], "--head_learning_rate", RECIPE[task]["learning_rate"]
-    ]  # fmt: skip
     return settings
+
+
+def extra_settings(task: str) -> dict[str, list[str]]:
+    """Does the new parts' own learning rate matter? The paper's best layer, new init, one rate for everything."""
+    best = LAYERS[task][0]
+    flags = core_settings(task)[f"identity-D{best}"]
+    return {f"identity-D{best}-one-lr": [*flags, "--head_learning_rate", RECIPE[task]["learning_rate"]]}
+
+
+def settings_for(task: str) -> dict[str, list[str]]:
+    """Setting name -> its run_glue_x.py flags."""
+    return {**core_settings(task), **extra_settings(task)}
 
 
 def command(task: str, setting: str, seed: int, model: str, data_dir: Path, output_dir: Path) -> list[str]:
@@ -121,8 +128,11 @@ def record_path(task: str, setting: str, seed: int, records_dir: Path = RECORDS_
 
 
 def plan(tasks, seeds) -> list[tuple[str, str, int]]:
-    """Task-major, cheapest task first: each task's answer (all seeds) is complete before the next starts."""
-    return [(task, setting, seed) for task in tasks for seed in seeds for setting in settings_for(task)]
+    """Task-major, cheapest task first: each task's answer (all seeds) is complete before the next starts; the
+    extra settings of every task come after the whole core grid (the runs span sessions)."""
+    core = [(task, setting, seed) for task in tasks for seed in seeds for setting in core_settings(task)]
+    extra = [(task, setting, seed) for task in tasks for seed in seeds for setting in extra_settings(task)]
+    return core + extra
 
 
 def prediction_shares(run_dir: Path, language: str) -> dict | None:

@@ -141,3 +141,16 @@ def test_ray_sweep_smoke(tiny_bert_dir: Path, tmp_path: Path):
     assert len(local["scores"]) == 2  # one folder per setting (one seed)
     assert local["scores"] == ray["scores"]
     assert "--sweep_backend ray" in ray["command"] and "identical in both arms: **yes**" in output.read_text()
+
+
+def test_dlfa_experiment_plan_runs_the_core_grid_of_every_task_before_the_extras():
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import dlfa_experiment
+
+    runs = dlfa_experiment.plan(["udpos", "panx"], [1, 2])
+    first_extra = next(i for i, (_, setting, _) in enumerate(runs) if setting.endswith("-one-lr"))
+    assert first_extra == 2 * 2 * 5  # two tasks x two seeds x (baseline + 2 inits x 2 layers)
+    assert all(setting.endswith("-one-lr") for _, setting, _ in runs[first_extra:])
+    assert runs[:5] == [
+        ("udpos", s, 1) for s in ("baseline", "paper-D10", "paper-D8", "identity-D10", "identity-D8")
+    ]
