@@ -1,14 +1,26 @@
-"""Task scores computed offline with numpy and seqeval (no `evaluate.load`, which fetches from the Hub)."""
+"""Task scores: the package's `evaluate` module (xtreme_scores.py, read offline) behind input checks that name
+what is wrong, as percentages."""
 
 from __future__ import annotations
 
-import warnings
+import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 from .tasks import Task, get_task
+
+# The evaluate module's file: `evaluate.load(SCORES_MODULE, config_name=...)` (see its docstring).
+SCORES_MODULE = str(Path(__file__).with_name("xtreme_scores.py"))
+METRICS = ("accuracy", "span_f1", "span_precision", "span_recall", "token_accuracy")
+
+
+@functools.cache
+def _module(metric: str):
+    import evaluate  # imported here: `compare` and --help need no metrics
+
+    return evaluate.load(SCORES_MODULE, config_name=metric, keep_in_memory=True)
 
 
 def _check_lengths(predictions: Sequence, references: Sequence, what: str) -> None:
@@ -18,57 +30,19 @@ def _check_lengths(predictions: Sequence, references: Sequence, what: str) -> No
         raise ValueError(f"nothing to score: no {what}")
 
 
-def _accuracy(predictions: Sequence[int], references: Sequence[int]) -> float:
-    _check_lengths(predictions, references, "examples")
-    predicted, gold = np.asarray(predictions), np.asarray(references)
-    if predicted.ndim != 1 or gold.ndim != 1:
-        raise ValueError(f"expected one class id per example, got shapes {predicted.shape} and {gold.shape}")
-    return float(np.mean(predicted == gold))
-
-
-def _check_sentences(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> None:
+def _check_inputs(metric: str, predictions: Sequence, references: Sequence) -> None:
+    if metric == "accuracy":
+        _check_lengths(predictions, references, "examples")
+        predicted, gold = np.asarray(predictions), np.asarray(references)
+        if predicted.ndim != 1 or gold.ndim != 1:
+            raise ValueError(
+                f"expected one class id per example, got shapes {predicted.shape} and {gold.shape}"
+            )
+        return
     _check_lengths(predictions, references, "sentences")
     for index, (predicted, gold) in enumerate(zip(predictions, references, strict=True)):
         if len(predicted) != len(gold):
             raise ValueError(f"sentence {index}: {len(predicted)} predicted tags but {len(gold)} gold tags")
-
-
-def _token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    _check_sentences(predictions, references)
-    predicted = [tag for tags in predictions for tag in tags]
-    gold = [tag for tags in references for tag in tags]
-    return _accuracy(predicted, gold)
-
-
-def _seqeval(score_function, predictions, references) -> float:
-    _check_sentences(predictions, references)
-    with warnings.catch_warnings():
-        # seqeval warns on every UPOS tag ("not a NE tag") and on F1 with no spans; both are expected.
-        warnings.simplefilter("ignore")
-        return float(
-            score_function([list(tags) for tags in references], [list(tags) for tags in predictions])
-        )
-
-
-def _span_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    return _seqeval(f1_score, predictions, references)
-
-
-def _span_precision(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    return _seqeval(precision_score, predictions, references)
-
-
-def _span_recall(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    return _seqeval(recall_score, predictions, references)
-
-
-_SCORERS = {
-    "accuracy": _accuracy,
-    "span_f1": _span_f1,
-    "span_precision": _span_precision,
-    "span_recall": _span_recall,
-    "token_accuracy": _token_accuracy,
-}
 
 
 def compute_score(
@@ -82,11 +56,12 @@ def compute_score(
     """
     task = get_task(task)
     metric = metric or task.metric
-    if metric not in _SCORERS:
-        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(_SCORERS)}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
     if metric not in task.metrics_allowed:
         raise ValueError(f"metric {metric} does not apply to {task.kind} task {task.name}")
-    return 100.0 * _SCORERS[metric](predictions, references)
+    _check_inputs(metric, predictions, references)
+    return 100.0 * _module(metric).compute(predictions=predictions, references=references)[metric]
 
 
 def compute_metrics(
@@ -101,24 +76,11 @@ def compute_metrics(
         for metric in (task.metric, *task.extra_metrics)
     }
     if entity_level:
-        metrics.update(_entity_metrics(predictions, references))
-    return metrics
-
-
-def _entity_metrics(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> dict:
-    _check_sentences(predictions, references)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # seqeval warns on types with no gold or no predicted span
-        report = classification_report(
-            [list(tags) for tags in references], [list(tags) for tags in predictions], output_dict=True
+        entities = _module("span_f1").compute(
+            predictions=predictions, references=references, entity_level=True
         )
-    names = {"precision": "precision", "recall": "recall", "f1-score": "f1"}
-    metrics = {}
-    for entity, values in report.items():
-        if entity.endswith(" avg"):  # micro/macro/weighted averages: the headline metrics already say it
-            continue
-        metrics.update({f"{entity}_{names[key]}": 100.0 * values[key] for key in names})
-        metrics[f"{entity}_number"] = int(values["support"])
+        del entities["span_f1"]
+        metrics.update({name: v if name.endswith("_number") else 100.0 * v for name, v in entities.items()})
     return metrics
 
 

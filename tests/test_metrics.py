@@ -112,3 +112,25 @@ def test_every_metric_a_task_reports():
     udpos = compute_metrics("udpos", [["NOUN", "VERB", "VERB"]], [["NOUN", "NOUN", "VERB"]])
     assert udpos == {"span_f1": 0.0, "token_accuracy": pytest.approx(200 / 3)}
     assert compute_metrics("xnli", [0, 1], [0, 0]) == {"accuracy": 50.0}
+
+
+def test_the_scores_are_an_evaluate_module_users_load_offline(monkeypatch):
+    """metrics.py computes through the package's evaluate module; users load the same file with evaluate."""
+    import evaluate
+
+    from modeling_dlfa.metrics import SCORES_MODULE
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    span_f1 = evaluate.load(SCORES_MODULE, config_name="span_f1", keep_in_memory=True)
+    references = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    predictions = [["B-PER", "I-PER", "B-LOC", "B-LOC"], ["B-ORG", "O"]]
+    scores = span_f1.compute(predictions=predictions, references=references, entity_level=True)
+    assert scores["span_f1"] == pytest.approx(6 / 7)
+    assert scores["LOC_precision"] == 0.5 and scores["LOC_number"] == 1 and scores["PER_f1"] == 1.0
+    with_entities = compute_metrics("panx", predictions, references, entity_level=True)
+    assert with_entities["LOC_precision"] == 50.0 and with_entities["LOC_number"] == 1
+    assert list(with_entities)[:3] == ["span_f1", "span_precision", "span_recall"]
+    accuracy = evaluate.load(SCORES_MODULE, config_name="accuracy", keep_in_memory=True)
+    assert accuracy.compute(predictions=[0, 1, 2], references=[0, 1, 1]) == {"accuracy": pytest.approx(2 / 3)}
+    with pytest.raises(ValueError, match="unknown metric 'f1'; allowed: accuracy, token_accuracy"):
+        evaluate.load(SCORES_MODULE, config_name="f1")
