@@ -19,15 +19,9 @@ from .configuration_dlfa import DLFAConfig
 _HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder", "force_download", "proxies")
 
 
-def _distributed_world_size() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size()
-    return 1
-
-
 def _sum_across_processes(tensor: torch.Tensor) -> torch.Tensor:
     """Sum over data-parallel processes, differentiably (the SyncBatchNorm semantics)."""
-    if _distributed_world_size() == 1:
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return tensor
     import torch.distributed.nn.functional as distributed_functional
 
@@ -35,12 +29,9 @@ def _sum_across_processes(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class DLFAMaskedBatchNorm1d(nn.Module):
-    """BatchNorm over channels of a `B x C x T` input whose statistics count real tokens only.
-
-    `nn.BatchNorm1d` would average over padding too, so a sentence's output would depend on how long its
-    neighbours in the batch are. Under torch.distributed the statistics are summed across processes, as
-    `nn.SyncBatchNorm` does, so every replica normalises with the same numbers.
-    """
+    """BatchNorm over channels of a `B x C x T` input whose statistics count real tokens only (`nn.BatchNorm1d`
+    would count padding, so an output would depend on its neighbours' lengths), summed across processes under
+    torch.distributed as `nn.SyncBatchNorm` does."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__()
@@ -69,16 +60,8 @@ class DLFAMaskedBatchNorm1d(nn.Module):
             enough = count > 1
             with torch.no_grad():
                 unbiased = variance * count / (count - 1).clamp(min=1)
-                self.running_mean.copy_(
-                    torch.where(
-                        enough, self.running_mean.lerp(mean.detach(), self.momentum), self.running_mean
-                    )
-                )
-                self.running_var.copy_(
-                    torch.where(
-                        enough, self.running_var.lerp(unbiased.detach(), self.momentum), self.running_var
-                    )
-                )
+                for running, batch in ((self.running_mean, mean), (self.running_var, unbiased)):
+                    running.copy_(torch.where(enough, running.lerp(batch.detach(), self.momentum), running))
                 self.num_batches_tracked.add_(enough.long())
             mean = torch.where(enough, mean, self.running_mean)
             variance = torch.where(enough, variance, self.running_var)
@@ -89,13 +72,13 @@ class DLFAMaskedBatchNorm1d(nn.Module):
 
 
 class DLFAChannelNorm(nn.GroupNorm):
-    """Normalisation over each example's channels (one group): independent of the batch and of padding."""
+    """Normalisation over each example's channels (one group): independent of the batch. It sees only the global
+    branch's pooled `B x C x 1` input, where there is no padding to mask."""
 
     def __init__(self, num_features: int, eps: float = 1e-5):
         super().__init__(1, num_features, eps=eps)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # Used on the global branch's pooled B x C x 1 input only, where every position is real.
         return super().forward(hidden)
 
 
@@ -138,9 +121,7 @@ class DLFAAttentionalInformationFusion(nn.Module):
         W_local = self.local_context(channels_first, token_mask)
         # (+) broadcasts the global context over the T tokens.
         weight = torch.sigmoid(W_global + W_local).transpose(1, 2)
-        if self.fusion_gate == "paper":
-            return W * weight
-        return weight
+        return W * weight if self.fusion_gate == "paper" else weight
 
 
 class DLFAFusion(nn.Module):
@@ -160,9 +141,7 @@ class DLFAFusion(nn.Module):
     def forward(self, L1: torch.Tensor, L2: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         fusion_weight = self.aif((L1 + L2) / 2, attention_mask)
         L = L1 * fusion_weight + L2 * (1 - fusion_weight)
-        if self.scale is None:
-            return L
-        return L2 + self.scale * (L - L2)
+        return L if self.scale is None else L2 + self.scale * (L - L2)
 
 
 class DLFAPooler(nn.Module):
@@ -213,27 +192,22 @@ class DLFAPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         std = getattr(self.config.backbone_config, "initializer_range", 0.02)
-        if isinstance(module, nn.Conv1d):
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
             # Only the fusion module has convolutions. They draw from a generator of their own, so that the
             # classifier and pooler of a DLFA model get the same initial weights as the baseline's for one seed.
-            init.normal_(module.weight, mean=0.0, std=std, generator=self._fusion_generator())
+            generator = self._fusion_generator() if isinstance(module, nn.Conv1d) else None
+            init.normal_(module.weight, mean=0.0, std=std, generator=generator)
             if module.bias is not None:
                 init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, DLFAChannelNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
         elif isinstance(module, DLFAFusion) and module.scale is not None:
             init.zeros_(module.scale)
-        elif isinstance(module, DLFAMaskedBatchNorm1d):
+        elif isinstance(module, (DLFAChannelNorm, DLFAMaskedBatchNorm1d)):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-            init.zeros_(module.running_mean)
-            init.ones_(module.running_var)
-            init.zeros_(module.num_batches_tracked)
+            if isinstance(module, DLFAMaskedBatchNorm1d):
+                init.zeros_(module.running_mean)
+                init.ones_(module.running_var)
+                init.zeros_(module.num_batches_tracked)
 
     def _fusion_generator(self) -> torch.Generator:
         # Seeded from the global seed (set_seed) without drawing from the global generator.
@@ -274,17 +248,14 @@ class DLFAPreTrainedModel(PreTrainedModel):
 
         Every backbone weight is loaded, and the checkpoint's pooler where it has one; only the fusion module
         and the classifier are new. New models normalise the AIF's global branch per example
-        (`aif_global_norm="layer"`), so batch size does not change what they learn; `DLFAConfig`'s own default
-        stays the paper's `"batch"`, which every checkpoint saved before that field existed uses. Extra keyword arguments go to `from_pretrained` (`revision`, `dtype`,
-        `attn_implementation`, `output_loading_info`, ...).
+        (`aif_global_norm="layer"`: batch size does not change what they learn); `DLFAConfig`'s default stays
+        the paper's `"batch"`, which older checkpoints use. Other keyword arguments go to `from_pretrained`.
         """
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
         backbone_config = AutoConfig.from_pretrained(name_or_path, **hub_kwargs)
         if isinstance(backbone_config, DLFAConfig):
             raise ValueError(f"{name_or_path} is already a DLFA checkpoint: load it with from_pretrained")
-        label_kwargs = {"id2label": id2label, "label2id": label2id}
-        if num_labels is not None:
-            label_kwargs["num_labels"] = num_labels
+        label_kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": label2id}
         config = DLFAConfig(
             backbone_config=backbone_config,
             fusion_layer=fusion_layer,
@@ -306,12 +277,9 @@ class DLFAPreTrainedModel(PreTrainedModel):
 
 
 def backbone_key_mapping(backbone_config) -> dict[str, str]:
-    """Regexes renaming a plain encoder checkpoint's keys to DLFA's.
-
-    Covers checkpoints saved from a head model (`bert.*`, `roberta.*`, `distilbert.*`, `deberta.*`: the
-    backbone class's `base_model_prefix`) and bare encoder checkpoints (`embeddings.*`, `encoder.*`, ...).
-    The pooler goes to DLFA's own pooler; renamings chain, so the pooler patterns come first.
-    """
+    """Regexes renaming a plain encoder checkpoint's keys to DLFA's: head-model checkpoints (`bert.*`, the
+    backbone class's `base_model_prefix`) and bare ones (`embeddings.*`, ...). The pooler goes to DLFA's own
+    pooler; renamings chain, so the pooler patterns come first."""
     prefix = MODEL_MAPPING[type(backbone_config)].base_model_prefix
     with torch.device("meta"):
         children = [name for name, _ in build_backbone(backbone_config).named_children()]
@@ -353,13 +321,8 @@ class DLFAModel(DLFAPreTrainedModel):
         output_hidden_states: bool | int | list[int] | None = None,
         **kwargs,
     ) -> BaseModelOutput:
-        inputs = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "position_ids": position_ids,
-            "inputs_embeds": inputs_embeds,
-        }
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        inputs.update(position_ids=position_ids, inputs_embeds=inputs_embeds)
         for name, value in inputs.items():
             if value is not None and name not in self._backbone_inputs:
                 raise ValueError(f"{type(self.backbone).__name__} does not take {name}: leave it out")
@@ -397,10 +360,8 @@ class DLFAModel(DLFAPreTrainedModel):
 
 
 class DLFAHeadModel(DLFAPreTrainedModel):
-    """What the task heads share: the DLFA encoder, then dropout and a linear classifier on what
-    `classifier_input` reads from the fused `L`."""
-
-    output_class = None
+    """What the task heads share: the DLFA encoder, then dropout and a linear classifier on what the subclass's
+    `classifier_input(L)` reads from the fused `L`, its `compute_loss` and its `output_class`."""
 
     def __init__(self, config: DLFAConfig):
         super().__init__(config)
@@ -408,14 +369,6 @@ class DLFAHeadModel(DLFAPreTrainedModel):
         self.dlfa = DLFAModel(config)
         self.dropout = nn.Dropout(config.head_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-
-    def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def compute_loss(
-        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
-    ) -> torch.Tensor:
-        raise NotImplementedError
 
     @can_return_tuple
     def forward(
@@ -463,9 +416,7 @@ class DLFAForSequenceClassification(DLFAHeadModel):
     def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
         return self.pooler(L)
 
-    def compute_loss(
-        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
-    ) -> torch.Tensor:
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None):
         # One item per example: the per-micro-batch mean already weighs examples equally under accumulation.
         # The problem type (single-label, multi-label, regression) follows config.problem_type and the labels.
         return self.loss_function(labels, logits, self.config)
@@ -487,9 +438,7 @@ class DLFAForTokenClassification(DLFAHeadModel):
     def classifier_input(self, L: torch.Tensor) -> torch.Tensor:
         return L
 
-    def compute_loss(
-        self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None
-    ) -> torch.Tensor:
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None):
         return self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
 
 
