@@ -108,7 +108,10 @@ class DataArguments:
     )
     eval_split: str = field(
         default="validation",
-        metadata={"help": "Split evaluated for every language.", "choices": ("validation", "test")},
+        metadata={
+            "help": "Split evaluated for every language when no --do_* flag is given; 'test' is --do_predict.",
+            "choices": ("validation", "test"),
+        },
     )
     train_split: str = field(
         default="train",
@@ -146,7 +149,11 @@ class DataArguments:
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set."})
     max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Truncate each language's evaluation set (and the dev set)."}
+        default=None, metadata={"help": "Truncate each language's validation set (and the dev set)."}
+    )
+    max_predict_samples: int | None = field(
+        default=None,
+        metadata={"help": "Truncate each language's test set (default: as --max_eval_samples)."},
     )
     dataset_name: str | None = field(
         default=None, metadata={"help": "A Hub dataset to read the task from instead of its default one."}
@@ -193,7 +200,21 @@ class DataArguments:
 
 @dataclass
 class GlueXTrainingArguments(TrainingArguments):
-    """TrainingArguments whose defaults select the checkpoint on the training language's dev set, each epoch."""
+    """TrainingArguments whose defaults select the checkpoint on the training language's dev set, each epoch.
+
+    --do_train, --do_eval and --do_predict mean what they mean in run_glue.py (train; score every language's
+    validation split; score every language's test split and write predictions). Without any of them a run does
+    the default job: train a plain encoder (not a DLFA checkpoint) and score --eval_split.
+    """
+
+    do_train: bool = field(default=False, metadata={"help": "Train on the training language."})
+    do_eval: bool = field(
+        default=False, metadata={"help": "Score every language's validation split (eval_results.json)."}
+    )
+    do_predict: bool = field(
+        default=False,
+        metadata={"help": "Score every language's test split and write predictions (predict_results.json)."},
+    )
 
     eval_strategy: str = field(
         default="epoch", metadata={"help": "When to score the training language's dev set."}
@@ -217,6 +238,21 @@ class GlueXTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default=torch.cuda.is_available(), metadata={"help": "Pin host memory (only useful with a GPU)."}
     )
+
+    def __post_init__(self):
+        requested = (self.do_train, self.do_eval, self.do_predict)
+        super().__post_init__()
+        # transformers turns do_eval on whenever eval_strategy is set; here eval_strategy only drives the
+        # selection on the training language's dev set, and do_eval is what the user asked for.
+        self.do_train, self.do_eval, self.do_predict = requested
+        self.default_job = not any(requested)
+
+    @property
+    def scored_splits(self) -> tuple[str, ...]:
+        """The evaluated splits, the headline one (reported in full in results.json) first: test if predicting."""
+        return tuple(
+            split for split, wanted in (("test", self.do_predict), ("validation", self.do_eval)) if wanted
+        )
 
 
 @dataclass

@@ -348,6 +348,8 @@ def _template_context(
         "num_layers": config.num_hidden_layers,
         "backbone_type": config.backbone_config.model_type,
         "training_rows": _training_rows(results),
+        "evaluation_only": results.evaluation_only,
+        "evaluated_trained_on": _trained_on(results.lineage[-1]) if results.lineage else "unknown",
     }
 
 
@@ -387,26 +389,35 @@ def _average_rows(results: RunResults) -> list[dict[str, str]]:
     return rows
 
 
+def _trained_on(step: dict) -> str:
+    """What a checkpoint of the lineage was trained on."""
+    if "task" not in step:
+        return "unknown (no results.json beside it)"
+    return (
+        f"{step['task']}, {step['train_language']}, {step['num_train_examples']:,} examples"
+        f" (from `{step['started_from']}`)"
+    )
+
+
 def _training_rows(results: RunResults) -> list[tuple[str, str]]:
     task_display = TASK_DISPLAY.get(results.task, results.task)
     examples = results.num_train_examples
-    rows = [
-        ("Base model", f"`{results.model_name_or_path}`"),
-        (
-            "Training data",
-            f"{task_display}, {results.train_language}"
-            + (f", {examples:,} examples" if examples is not None else ""),
-        ),
-    ]
+    if results.evaluation_only:
+        rows = [("Training", f"none in this run: an evaluation of `{results.model_name_or_path}`")]
+        label = "Evaluated checkpoint"
+    else:
+        rows = [
+            ("Base model", f"`{results.model_name_or_path}`"),
+            (
+                "Training data",
+                f"{task_display}, {results.train_language}"
+                + (f", {examples:,} examples" if examples is not None else ""),
+            ),
+        ]
+        label = "Continued from"
     for step in results.lineage or []:
-        # Continued training: the checkpoint this run started from, and what it had been trained on.
-        trained = (
-            f"{step['task']}, {step['train_language']}, {step['num_train_examples']:,} examples"
-            f" (from `{step['started_from']}`)"
-            if "task" in step
-            else "unknown (no results.json beside it)"
-        )
-        rows.append(("Continued from", f"`{step['model_name_or_path']}`, trained on {trained}"))
+        # The checkpoint this run started from (or evaluated), and what it had been trained on.
+        rows.append((label, f"`{step['model_name_or_path']}`, trained on {_trained_on(step)}"))
     if results.fusion_layer is not None:
         rows.append(
             (
@@ -415,10 +426,10 @@ def _training_rows(results: RunResults) -> list[tuple[str, str]]:
                 f"global-branch norm {results.aif_global_norm}",
             )
         )
-    for key, value in results.training.items():
-        rows.append((TRAINING_LABELS.get(key, key), str(value)))
-    if results.seed is not None:
-        rows.append(("Seed", str(results.seed)))
+    if not results.evaluation_only:  # the arguments of a training that did not happen would mislead
+        rows += [(TRAINING_LABELS.get(key, key), str(value)) for key, value in results.training.items()]
+        if results.seed is not None:
+            rows.append(("Seed", str(results.seed)))
     if results.train_dev_score is not None:
         rows.append((f"Score on the {results.train_language} dev set", _percent(results.train_dev_score)))
     rows.append(("Evaluation split", f"`{results.eval_split}`"))

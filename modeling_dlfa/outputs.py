@@ -70,13 +70,46 @@ def lineage(checkpoint: str) -> list[dict]:
     return [*(earlier.lineage or []), step]
 
 
+def _group_averages(task, scores: dict[str, float]) -> tuple[dict, dict]:
+    groups = task.language_groups(scores)
+    averages = {
+        group: macro_average({code: scores[code] for code in codes}) for group, codes in groups.items()
+    }
+    return averages, groups
+
+
+def split_summary(inputs, split: str, scores, metrics, counts) -> dict:
+    """A split scored beside the headline one (--do_eval with --do_predict), as results.json keeps it."""
+    scored = inputs.data.splits[split]
+    return {
+        "languages": scores,
+        "average": macro_average(scores),
+        "groups": _group_averages(inputs.task, scores)[0],
+        "metrics": metrics,
+        "num_examples": counts["num_examples"],
+        "skipped_languages": scored.skipped,
+        "data_sources": scored.sources,
+    }
+
+
 def run_results(
-    inputs, model_args, data_args, training_args, model, scores, counts, *, metrics, train_dev_score, runtime
+    inputs,
+    model_args,
+    data_args,
+    training_args,
+    model,
+    scores,
+    counts,
+    *,
+    metrics,
+    train_dev_score,
+    runtime,
+    eval_split: str,
+    other_splits: dict | None = None,
 ) -> RunResults:
     task, config = inputs.task, model.config
     language = data_args.train_language
-    continued = training_args.do_train and isinstance(inputs.model_config, DLFAConfig)
-    groups = task.language_groups(scores)
+    group_scores, groups = _group_averages(task, scores)
     others = {code: score for code, score in scores.items() if code != language}
     return RunResults(
         task=task.name,
@@ -89,14 +122,12 @@ def run_results(
         train_language=language,
         metric=task.metric,
         metric_display=task.metric_display,
-        eval_split=data_args.eval_split,
+        eval_split=eval_split,
         languages=scores,
         skipped_languages=inputs.data.skipped,
         average=macro_average(scores),
         average_without_train_language=macro_average(others) if others else None,
-        groups={
-            group: macro_average({code: scores[code] for code in codes}) for group, codes in groups.items()
-        },
+        groups=group_scores,
         group_members=groups,
         num_examples=counts["num_examples"],
         num_truncated={code: num_truncated_examples(f) for code, f in inputs.eval_features.items()},
@@ -117,7 +148,10 @@ def run_results(
         metrics=metrics,
         train_dev_score=train_dev_score,
         runtime=runtime,
-        lineage=lineage(model_args.model_name_or_path) if continued else None,
+        lineage=lineage(model_args.model_name_or_path)
+        if isinstance(inputs.model_config, DLFAConfig)
+        else None,
+        other_splits=other_splits,
         task_definition=task_definition(task),
     )
 

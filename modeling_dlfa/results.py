@@ -105,7 +105,9 @@ class _FolderFile:
 
 # A mean over seeds has no date or runtime of its own, and only it has seeds; selected_from_sweep only marks
 # a sweep's selected setting as `compare` reads it. Absent from the file, not null, when they do not apply.
-_OMITTED_WHEN_NONE = ("date", "runtime", "seeds", "selected_from_sweep", "lineage", "task_definition")
+_OMITTED_WHEN_NONE = (
+    "date", "runtime", "seeds", "selected_from_sweep", "lineage", "task_definition", "other_splits"
+)  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -157,6 +159,14 @@ class RunResults(_FolderFile):
     lineage: list[dict[str, Any]] | None = None
     # A task defined by a task file or by run_ner.py's dataset flags (not a built-in one), as task_files reads it.
     task_definition: dict[str, Any] | None = None
+    # Splits scored beside eval_split (--do_eval with --do_predict): per split its languages, average, groups,
+    # metrics, example counts, skipped languages and data sources.
+    other_splits: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def evaluation_only(self) -> bool:
+        """An evaluation of a trained checkpoint: this run trained nothing."""
+        return self.num_train_examples == 0
 
     def score(self, path: ScorePath) -> float | None:
         return _score(self, path)

@@ -27,16 +27,21 @@ def run_identity(task, model_args, data_args, training_args, fusion_layer) -> di
         "aif_reduction": model_args.aif_reduction,
         "freeze_embeddings": model_args.freeze_embeddings,
         "data": {
-            key: value for key, value in dataclasses.asdict(data_args).items() if key not in _NOT_IDENTITY
+            key: value
+            for key, value in dataclasses.asdict(data_args).items()
+            if key not in _NOT_IDENTITY and not (key in _ADDED_LATER and value is None)
         },
         "seed": training_args.seed,
         "training": training_summary(training_args),
         # Only where they apply, so built-in runs keep the identity earlier versions wrote.
         **({"tokenizer_name": model_args.tokenizer_name} if model_args.tokenizer_name else {}),
+        **({"splits": list(splits)} if (splits := training_args.scored_splits) != ("validation",) else {}),
         **({"task_definition": definition} if (definition := task_definition(task)) else {}),
     }
 
 
+# Options newer than the first results: left out when unset, so earlier runs keep their identity.
+_ADDED_LATER = ("max_predict_samples",)
 _NOT_IDENTITY = (
     "overwrite_output_dir",
     "overwrite_cache",

@@ -27,6 +27,16 @@ SUBSET_SEED = 0
 
 
 @dataclass
+class SplitData:
+    """One evaluated split: every language's examples, where each came from, the languages left out (why)."""
+
+    split: str
+    evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class TaskData:
     """Raw datasets in the internal format, and where each came from.
 
@@ -36,12 +46,24 @@ class TaskData:
 
     train: datasets.Dataset | None = None
     dev: datasets.Dataset | None = None
-    evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
+    # The evaluated splits, the headline one (what results.json reports in full) first.
+    splits: dict[str, SplitData] = field(default_factory=dict)
+    # train, dev and the headline split's languages.
     sources: dict[str, str] = field(default_factory=dict)
     # With --dev_holdout: the rows held out of the training file, as recorded in results.json.
     heldout: dict | None = None
-    # Languages left out of the evaluation, with the reason.
-    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> SplitData:
+        return next(iter(self.splits.values()))
+
+    @property
+    def evaluation(self) -> dict[str, datasets.Dataset]:
+        return self.headline.evaluation
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return self.headline.skipped
 
 
 ROW_COLUMN = "row"
@@ -61,17 +83,42 @@ def _read(task: Task, path: str | os.PathLike) -> datasets.Dataset:
     return _numbered(read_file(task, path))
 
 
-def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]], token=None):
+XTREME_SPLIT = {"train": "train", "validation": "dev", "test": "test"}
+
+
+def _files_origin(data_args: DataArguments) -> str:
+    return (
+        f"the data folder {data_args.data_dir}" if data_args.data_dir else f"task file {data_args.task_file}"
+    )
+
+
+def _missing(
+    origin: str, task: Task, split: str, files: dict[str, dict[str, Path]], language: str
+) -> DataError:
+    """What a data folder (XTREME file names) or a task file (any names) lacks, and what it has."""
+    xtreme_split = XTREME_SPLIT[split]
+    if origin.startswith("the data folder"):
+        found = [f"{name}-{code}.tsv" for name, codes in files.items() for code in sorted(codes)]
+        return DataError(
+            f"{origin} has no {xtreme_split}-{language or '<lang>'}.tsv for {task.name}; it has: "
+            f"{', '.join(found) or 'no files'}"
+        )
+    found = [f"{name} {code}" for name, codes in files.items() for code in sorted(codes)]
+    return DataError(
+        f"{origin} names no {xtreme_split} file{f' for {language}' if language else ''}; it names: "
+        f"{', '.join(found)} (add the file under files: {xtreme_split}:, or evaluate another split)"
+    )
+
+
+def _hub_or_file(
+    task: Task, language: str, split: str, files: dict[str, dict[str, Path]], token=None, origin: str = ""
+):
     """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
-    xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
-    path = files.get(xtreme_split, {}).get(language)
+    path = files.get(XTREME_SPLIT[split], {}).get(language)
     if path is not None:
         return _read(task, path), str(path)
     if files:
-        raise DataError(
-            f"the data folder has no {xtreme_split}-{language}.tsv for {task.name}; it has "
-            f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
-        )
+        raise _missing(origin, task, split, files, language)
     dataset = load_hub_split(task, language, split, token=token)
     config = (
         f"{task.hub_language_column}={language}" if task.hub_language_column else task.hub_config(language)
@@ -79,10 +126,9 @@ def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[st
     return _numbered(dataset), f"{task.hub_repo} ({config}, {split})"
 
 
-def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_files) -> list[str]:
+def _available_eval_languages(task: Task, split: str, files, eval_files) -> list[str]:
     if files:
-        split = {"validation": "dev", "test": "test"}[data_args.eval_split]
-        return sorted(set(files.get(split, {})) | set(eval_files))
+        return sorted(set(files.get(XTREME_SPLIT[split], {})) | set(eval_files))
     if eval_files:
         return list(eval_files)
     return list(task.languages)
@@ -100,13 +146,50 @@ def _same_rows(task: Task, dataset: datasets.Dataset, source: str, data: TaskDat
     return dataset.select(data.dev[ROW_COLUMN])
 
 
+def _precedence(data_args: DataArguments) -> None:
+    """Files named by flags win over the data folder's files of the same role: say so."""
+    folder, language = data_args.data_dir, data_args.train_language
+    if data_args.train_file:
+        logger.warning(
+            "--train_file %s is trained on, not %s's train-%s.tsv", data_args.train_file, folder, language
+        )
+    if data_args.validation_file:
+        logger.warning(
+            "--validation_file %s selects checkpoints, not %s's dev-%s.tsv",
+            data_args.validation_file,
+            folder,
+            language,
+        )
+    if data_args.eval_files:
+        logger.warning(
+            "--eval_files %s are scored instead of %s's files of those languages",
+            data_args.eval_files,
+            folder,
+        )
+
+
 def load_task_data(
-    task: Task, data_args: DataArguments, *, training: bool, token: str | None = None
+    task: Task,
+    data_args: DataArguments,
+    *,
+    training: bool,
+    token: str | None = None,
+    splits: tuple[str, ...] | None = None,
 ) -> TaskData:
-    """Every dataset the run needs, read and checked before anything is written."""
+    """Every dataset the run needs, read and checked before anything is written. `splits`: the evaluated
+    splits, the headline one first (default: --eval_split)."""
+    splits = splits or (data_args.eval_split,)
     # A data folder, else the files a task file names, else the Hub.
     files = find_xtreme_files(task, data_args.data_dir) if data_args.data_dir else task.data_files()
+    origin = _files_origin(data_args)
     eval_files = parse_eval_files(data_args.eval_files) if data_args.eval_files else {}
+    if eval_files and len(splits) > 1:
+        raise ValueError(
+            "--eval_files give one file per language, for one split: score either the validation split "
+            "(--do_eval) or the test split (--do_predict) with them"
+        )
+    if data_args.data_dir:
+        _precedence(data_args)
     language = data_args.train_language
     data = TaskData()
     if data_args.train_split == "validation" and not data_args.dev_holdout:
@@ -120,7 +203,7 @@ def load_task_data(
             data.train, data.sources["train"] = _read(task, data_args.train_file), data_args.train_file
         else:
             data.train, data.sources["train"] = _hub_or_file(
-                task, language, data_args.train_split, files, token
+                task, language, data_args.train_split, files, token, origin
             )
     if data_args.dev_holdout:
         if data.train is None:
@@ -144,47 +227,83 @@ def load_task_data(
         data.dev, data.sources["dev"] = _read(task, data_args.validation_file), data_args.validation_file
     elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
         # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
-        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, token)
+        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, token, origin)
     if data.train is not None:
         # Drawn from the rows left for training: never from the held-out ones.
         data.train = _subset(data.train, data_args.max_train_samples)
     if data.dev is not None:
         data.dev = _subset(data.dev, data_args.max_eval_samples)
 
-    trained_on_dev = data_args.dev_holdout and data_args.train_split == "validation"
-    # Every other language's dev file holds translations of the rows trained on: only the held-out
-    # rows (the very ones the training language is scored on) are zero-shot.
-    same_rows = trained_on_dev and task.parallel and data_args.eval_split == "validation"
+    trained_on_dev = bool(data_args.dev_holdout) and data_args.train_split == "validation"
     if data.heldout is not None:
-        data.heldout.update(parallel=bool(same_rows), evaluated_rows=sorted(data.dev[ROW_COLUMN]))
-    available = _available_eval_languages(task, data_args, files, eval_files)
+        # Every other language's dev file holds translations of the rows trained on: only the held-out
+        # rows (the very ones the training language is scored on) are zero-shot.
+        parallel = trained_on_dev and task.parallel and splits[0] == "validation"
+        data.heldout.update(parallel=parallel, evaluated_rows=sorted(data.dev[ROW_COLUMN]))
+    for split in splits:
+        data.splits[split] = _evaluation_split(
+            task, data_args, data, split, files, eval_files, token, origin, trained_on_dev
+        )
+    data.sources.update(data.headline.sources)
+    for name, dataset in [("train", data.train), ("dev", data.dev)]:
+        if dataset is not None and len(dataset) == 0:
+            raise DataError(f"{data.sources[name]}: no examples")
+    return data
+
+
+def _evaluation_split(
+    task: Task,
+    data_args: DataArguments,
+    data: TaskData,
+    split: str,
+    files,
+    eval_files,
+    token,
+    origin,
+    trained_on_dev,
+) -> SplitData:
+    """Every evaluated language's examples of one split."""
+    language = data_args.train_language
+    same_rows = trained_on_dev and task.parallel and split == "validation"
+    limit = data_args.max_eval_samples
+    if split == "test" and data_args.max_predict_samples is not None:
+        limit = data_args.max_predict_samples
+    available = _available_eval_languages(task, split, files, eval_files)
+    if files and not available:
+        raise _missing(origin, task, split, files, "")
     if trained_on_dev:
         # The rest of this dev file was trained on: the held-out part is the training language's test bed.
         available = sorted(set(available) | {language})
     wanted = data_args.eval_languages or ",".join(available)
+    scored = SplitData(split)
     for code in check_languages(task, wanted, available=available):
         if code == language and trained_on_dev:
-            data.evaluation[code], data.sources[code] = data.dev, data.sources["dev"]
+            scored.evaluation[code], scored.sources[code] = data.dev, data.sources["dev"]
             continue
         if code in eval_files:
-            data.evaluation[code], data.sources[code] = _read(task, eval_files[code]), str(eval_files[code])
-        elif not files and data_args.eval_split not in task.hub_splits_of(code):
-            data.skipped[code] = f"no {data_args.eval_split} split on {task.hub_repo}"
+            scored.evaluation[code], scored.sources[code] = (
+                _read(task, eval_files[code]),
+                str(eval_files[code]),
+            )
+        elif not files and split not in task.hub_splits_of(code):
+            scored.skipped[code] = f"no {split} split on {task.hub_repo}"
             continue
         else:
-            data.evaluation[code], data.sources[code] = _hub_or_file(
-                task, code, data_args.eval_split, files, token
+            scored.evaluation[code], scored.sources[code] = _hub_or_file(
+                task, code, split, files, token, origin
             )
         if same_rows:
-            data.evaluation[code] = _same_rows(task, data.evaluation[code], data.sources[code], data)
-        data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)
-    if data.skipped:
+            scored.evaluation[code] = _same_rows(task, scored.evaluation[code], scored.sources[code], data)
+        scored.evaluation[code] = _subset(scored.evaluation[code], limit)
+    if scored.skipped:
         logger.warning(
-            "Not evaluated: %s", "; ".join(f"{code} ({reason})" for code, reason in data.skipped.items())
+            "Not evaluated on the %s split: %s",
+            split,
+            "; ".join(f"{code} ({why})" for code, why in scored.skipped.items()),
         )
-    if not data.evaluation:
-        raise DataError(f"no language left to evaluate: {', '.join(data.skipped)} skipped")
-    for name, dataset in [("train", data.train), ("dev", data.dev), *data.evaluation.items()]:
-        if dataset is not None and len(dataset) == 0:
-            raise DataError(f"{data.sources[name]}: no examples")
-    return data
+    if not scored.evaluation:
+        raise DataError(f"no language left to evaluate: {', '.join(scored.skipped)} skipped ({split} split)")
+    for code, dataset in scored.evaluation.items():
+        if len(dataset) == 0:
+            raise DataError(f"{scored.sources[code]}: no examples")
+    return scored

@@ -77,10 +77,30 @@ def results_markdown(results: RunResults) -> str:
                     ["language", "group", metric, *(METRIC_NAMES.get(n, n) for n in extra), "examples"],
                     per_language,
                 ),
+                *_other_splits(results),
             ]
         )
         + "\n"
     )
+
+
+def _other_splits(results: RunResults) -> list[str]:
+    """Splits scored beside the headline one (--do_eval with --do_predict): their per-language scores."""
+    sections = []
+    for split, scored in (results.other_splits or {}).items():
+        counts = scored["num_examples"]
+        rows = [
+            [code, fmt(score), str(counts.get(code, MISSING))] for code, score in scored["languages"].items()
+        ]
+        rows += [
+            [name, fmt(score), ""]
+            for name, score in {"average": scored["average"], **scored["groups"]}.items()
+        ]
+        sections += [
+            f"## The {split} split",
+            table(["language", results.metric_display, "examples"], rows),
+        ]
+    return sections
 
 
 def _grid(cells: list[str], width: int, gap: int = 3) -> list[str]:

@@ -143,7 +143,7 @@ def _ray_trial(config: dict, job: dict) -> None:
     trial = job["trials"][(config["fusion_layer"], config["seed"])]
     model_args, data_args = job["model_args"], job["data_args"]
     training_args = GlueXTrainingArguments(**job["training_values"])
-    inputs = prepare_inputs(model_args, data_args, training=training_args.do_train)
+    inputs = prepare_inputs(model_args, data_args, training_args)
     output_dir = Path(training_args.output_dir) / trial.dir
     results = run_trial(
         inputs, model_args, data_args, training_args, trial.fusion_layer, trial.seed, output_dir

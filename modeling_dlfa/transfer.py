@@ -24,7 +24,7 @@ from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
 from .model_builder import build_model, load_model_config, parse_fusion_layers
-from .outputs import run_results, write_outputs, write_predictions
+from .outputs import run_results, split_summary, write_outputs, write_predictions
 from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
@@ -56,7 +56,42 @@ class RunInputs:
     model_config: object
     train_features: datasets.Dataset | None
     dev_features: datasets.Dataset | None
-    eval_features: dict[str, datasets.Dataset]
+    # Per evaluated split (the headline one first), per language.
+    split_features: dict[str, dict[str, datasets.Dataset]]
+
+    @property
+    def eval_features(self) -> dict[str, datasets.Dataset]:
+        """The headline split's features."""
+        return next(iter(self.split_features.values()))
+
+
+def resolve_job(
+    training_args: GlueXTrainingArguments, data_args: DataArguments, model_args: ModelArguments, model_config
+):
+    """--do_train / --do_eval / --do_predict as run_glue.py reads them, or the default job when none is given:
+    train a plain encoder (a DLFA checkpoint is evaluated as it is) and score --eval_split. Refuses a job that
+    cannot do what its flags say."""
+    checkpoint = isinstance(model_config, DLFAConfig)
+    if training_args.default_job:
+        return with_changes(
+            training_args,
+            do_train=not checkpoint,
+            do_eval=data_args.eval_split == "validation",
+            do_predict=data_args.eval_split == "test",
+        )
+    # --eval_split test is run_glue_x.py's older name for --do_predict.
+    do_predict = training_args.do_predict or data_args.eval_split == "test"
+    if not training_args.do_train and not checkpoint:
+        raise ValueError(
+            f"{model_args.model_name_or_path} is a plain encoder: it has no trained task head to evaluate. Add "
+            "--do_train, or give a checkpoint that run_glue_x.py trained"
+        )
+    if not (training_args.do_eval or do_predict):
+        raise ValueError(
+            "--do_train alone would train a model that nothing scores: add --do_eval (every language's "
+            "validation split) and/or --do_predict (every language's test split)"
+        )
+    return with_changes(training_args, do_predict=do_predict)
 
 
 def resolve_task(data_args: DataArguments) -> Task:
@@ -91,10 +126,18 @@ def resolve_task(data_args: DataArguments) -> Task:
     )
 
 
-def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, training: bool) -> RunInputs:
+def prepare_inputs(
+    model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments
+) -> RunInputs:
     task = resolve_task(data_args)
     model_config = load_model_config(model_args)
-    data = load_task_data(task, data_args, training=training, token=model_args.token)
+    data = load_task_data(
+        task,
+        data_args,
+        training=training_args.do_train,
+        token=model_args.token,
+        splits=training_args.scored_splits,
+    )
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.tokenizer_name or model_args.model_name_or_path,
         revision=model_args.model_revision,
@@ -126,7 +169,12 @@ def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, trainin
         model_config=model_config,
         train_features=features(data.train, f"train ({language})"),
         dev_features=features(data.dev, f"dev ({language})"),
-        eval_features={code: features(dataset, code) for code, dataset in data.evaluation.items()},
+        split_features={
+            split: {
+                code: features(dataset, f"{code} ({split})") for code, dataset in scored.evaluation.items()
+            }
+            for split, scored in data.splits.items()
+        },
     )
 
 
@@ -176,19 +224,14 @@ def run_setting(
     if inputs.dev_features is not None:
         split_metrics["eval"] = trainer.evaluate()
         dev_score = split_metrics["eval"]["eval_score"]
-    scores, metrics, counts = {}, {}, {"num_examples": {}, "num_unpredicted_words": {}}
-    for language, features in inputs.eval_features.items():
-        raw = inputs.data.evaluation[language]
-        logger.info("Evaluating %s (%d examples, %d rows)", language, len(raw), len(features))
-        metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
-            trainer, task, raw, features, data_args.return_entity_level_metrics
-        )
-        scores[language] = metrics[language][task.metric]
-        counts["num_examples"][language] = len(raw)
-        if training_args.should_save:
-            write_predictions(output_dir, language, records)
+    headline, *others = inputs.split_features
+    evaluated = {
+        split: _score_split(trainer, task, inputs, split, data_args, training_args, write=split == headline)
+        for split in inputs.split_features
+    }
     eval_seconds = time.perf_counter() - started
 
+    scores, metrics, counts = evaluated[headline]
     results = run_results(
         inputs,
         model_args,
@@ -200,16 +243,39 @@ def run_setting(
         metrics=metrics,
         train_dev_score=dev_score,
         runtime={"train_seconds": round(train_seconds, 1), "eval_seconds": round(eval_seconds, 1)},
+        eval_split=headline,
+        other_splits={split: split_summary(inputs, split, *evaluated[split]) for split in others} or None,
     )
-    # As run_glue.py names them, so --report_to trackers get every language, not only the dev score.
-    split = "predict" if data_args.eval_split == "test" else "eval"
-    language_metrics = {
-        f"{split}_{code}_{name}": value for code, values in metrics.items() for name, value in values.items()
-    }
-    split_metrics.setdefault(split, {}).update(language_metrics)
-    trainer.log(language_metrics)
+    for split, (_, split_language_metrics, _) in evaluated.items():
+        # As run_glue.py names them, so --report_to trackers get every language, not only the dev score.
+        prefix = "predict" if split == "test" else "eval"
+        language_metrics = {
+            f"{prefix}_{code}_{name}": value
+            for code, values in split_language_metrics.items()
+            for name, value in values.items()
+        }
+        split_metrics.setdefault(prefix, {}).update(language_metrics)
+        trainer.log(language_metrics)
     write_outputs(trainer, inputs, data_args, training_args, results, split_metrics)
     return results
+
+
+def _score_split(trainer, task, inputs: RunInputs, split: str, data_args, training_args, write: bool):
+    """Every language of one split: (scores, metrics, counts); `write`: its predictions too (the headline
+    split's, as run_glue.py writes the predictions of --do_predict)."""
+    raw_split = inputs.data.splits[split].evaluation
+    scores, metrics, counts = {}, {}, {"num_examples": {}, "num_unpredicted_words": {}}
+    for language, features in inputs.split_features[split].items():
+        raw = raw_split[language]
+        logger.info("Evaluating %s on %s (%d examples, %d rows)", language, split, len(raw), len(features))
+        metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
+            trainer, task, raw, features, data_args.return_entity_level_metrics
+        )
+        scores[language] = metrics[language][task.metric]
+        counts["num_examples"][language] = len(raw)
+        if write and training_args.should_save:
+            write_predictions(Path(training_args.output_dir), language, records)
+    return scores, metrics, counts
 
 
 def run_trial(
@@ -281,9 +347,7 @@ def run(
     output_dir = Path(training_args.output_dir)
     check_output_dir(output_dir, data_args.overwrite_output_dir)
     model_config = load_model_config(model_args)
-    if not training_args.do_train and not isinstance(model_config, DLFAConfig):
-        # A plain encoder has no task head to evaluate: it is always fine-tuned first.
-        training_args = with_changes(training_args, do_train=True)
+    training_args = resolve_job(training_args, data_args, model_args, model_config)
     if isinstance(model_config, DLFAConfig):
         settings = [model_config.fusion_layer]
         if (
@@ -299,7 +363,7 @@ def run(
     trials = sweeps.plan(settings, seeds)
     # The main process tokenizes first and fills the cache; the others (and Ray trials) then read it.
     with training_args.main_process_first(desc="tokenization"):
-        inputs = prepare_inputs(model_args, data_args, training=training_args.do_train)
+        inputs = prepare_inputs(model_args, data_args, training_args)
     if sweep_args.sweep_backend == "ray":
         trial_results = sweeps.run_ray(trials, model_args, data_args, training_args, sweep_args)
     else:

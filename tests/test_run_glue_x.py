@@ -420,7 +420,8 @@ def test_continued_training_on_a_target_language_records_its_lineage(tmp_path, t
     write_pairs(german / "dev-de.tsv", 8, seed=6)
     output = tmp_path / "continued"
     code = run_cli(
-        "--task_name", "xnli", "--model_name_or_path", xnli_run, "--do_train", "--data_dir", german, "--train_language", "de",
+        "--task_name", "xnli", "--model_name_or_path", xnli_run, "--do_train", "--do_eval", "--data_dir", german,
+        "--train_language", "de",
         "--output_dir", output, *FAST,
     )  # fmt: skip
     assert code == 0
