@@ -141,6 +141,14 @@ class DataArguments:
             "choices": LABEL_PIECES,
         },
     )
+    label_all_tokens: bool = field(
+        default=False,
+        metadata={
+            "help": "Tagging tasks: train on every sub-token of a word, not only on its label piece (the "
+            "other pieces get the word's tag, B-X as I-X, as run_ner.py). Scoring still reads one prediction "
+            "per word, at its label piece."
+        },
+    )
     pad_to_max_length: bool = field(
         default=False, metadata={"help": "Pad every example to max_seq_length instead of per batch."}
     )

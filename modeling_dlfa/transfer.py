@@ -32,7 +32,7 @@ from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
 from .sweep_report import sweep_markdown, write_sweep_report
 from .task_files import load_task_file, with_dataset_flags
-from .tasks import Task, get_task
+from .tasks import TOKEN, Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def resolve_task(data_args: DataArguments) -> Task:
             f"--return_entity_level_metrics scores entity spans: task {task.name}'s labels "
             f"({', '.join(task.labels[:5])}, ...) are not O plus B-/I-/E-/S- tags"
         )
+    if data_args.label_all_tokens and task.kind != TOKEN:
+        raise ValueError(
+            f"--label_all_tokens labels every sub-token of a word, for tagging tasks only: task {task.name} "
+            "has one label per example"
+        )
     hub_flags = [
         f"--{name}"
         for name in ("dataset_name", "dataset_config_name", "text_column_name", "label_column_name")
@@ -102,7 +107,7 @@ def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, trainin
         token=model_args.token,
     )
 
-    def features(dataset, description):
+    def features(dataset, description, label_all_tokens=False):
         if dataset is None:
             return None
         return tokenize(
@@ -115,6 +120,7 @@ def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, trainin
             overwrite_cache=data_args.overwrite_cache,
             description=description,
             label_piece=data_args.label_piece,
+            label_all_tokens=label_all_tokens,
             num_proc=data_args.preprocessing_num_workers,
         )
 
@@ -124,7 +130,8 @@ def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, trainin
         data=data,
         tokenizer=tokenizer,
         model_config=model_config,
-        train_features=features(data.train, f"train ({language})"),
+        # --label_all_tokens is for training only: selection and scores read the one label piece per word.
+        train_features=features(data.train, f"train ({language})", data_args.label_all_tokens),
         dev_features=features(data.dev, f"dev ({language})"),
         eval_features={code: features(dataset, code) for code, dataset in data.evaluation.items()},
     )

@@ -292,6 +292,13 @@ def row_of_tabs_only(s: Setup):
     return s.xnli_args(p), [f"{p['train']}:3:"]
 
 
+def label_all_tokens_for_a_sentence_task(s: Setup):
+    return s.xnli_args(s.xnli(), "--label_all_tokens"), [
+        "--label_all_tokens labels every sub-token of a word, for tagging tasks only",
+        "task xnli has one label per example",
+    ]
+
+
 CASES = [
     pytest.param(tsv_extra_column, id="tsv-extra-column"),
     pytest.param(xnli_row_with_two_columns, id="xnli-row-with-2-columns"),
@@ -320,6 +327,7 @@ CASES = [
     pytest.param(bad_jsonl_line, id="bad-jsonl-line"),
     pytest.param(conllu_for_a_sequence_task, id="conllu-for-xnli"),
     pytest.param(row_of_tabs_only, id="row-of-tabs-only"),
+    pytest.param(label_all_tokens_for_a_sentence_task, id="label-all-tokens-for-xnli"),
 ]
 
 

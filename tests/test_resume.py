@@ -25,7 +25,9 @@ from safetensors.torch import load_file
 from transformers import Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
-from modeling_dlfa.resume import checkpoint_problems
+from modeling_dlfa.arguments import parse_arguments
+from modeling_dlfa.resume import checkpoint_problems, run_identity
+from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
 from .conftest import REPO_ROOT
@@ -284,6 +286,20 @@ def test_other_configuration_is_refused(interrupted, tiny_bert_dir, tmp_path, ca
     # Nothing was touched: the interrupted run can still be resumed with its own configuration.
     assert sorted(str(path.relative_to(folder)) for path in folder.rglob("*")) == before
     assert (folder / "run_config.json").read_text() == run_config
+
+
+def test_identity_names_label_all_tokens_only_where_set(tiny_bert_dir):
+    """It changes the model trained; left out when unset, so earlier runs' run_config.json still match."""
+    common = ["--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--output_dir", "unused"]
+    identities = {}
+    for name, extra in [
+        ("plain", []),
+        ("all_tokens", ["--label_all_tokens"]),
+    ]:
+        model_args, data_args, training_args, _ = parse_arguments([*common, *extra])
+        identities[name] = run_identity(get_task("panx"), model_args, data_args, training_args, 1)
+    assert "label_all_tokens" not in json.dumps(identities["plain"])
+    assert identities["all_tokens"] == {**identities["plain"], "label_all_tokens": True}
 
 
 def test_partial_last_checkpoint_falls_back_to_the_last_complete_one(

@@ -8,12 +8,23 @@ import random
 import datasets
 import pytest
 import seqeval.metrics
+import torch
+from transformers import AutoTokenizer
 
-from modeling_dlfa.features import tokenize
+from modeling_dlfa import DLFAForTokenClassification
+from modeling_dlfa.features import IGNORE_INDEX, tokenize
+from modeling_dlfa.metrics import compute_score
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
 from .fixtures import FAST, NER_TAGS, WORDS, write_panx_dir
+
+# One optimizer step, no checkpoints: for what a run writes, not for what it learns.
+QUICK = [
+    "--max_steps", "1", "--per_device_train_batch_size", "8", "--eval_strategy", "no",
+    "--save_strategy", "no", "--load_best_model_at_end", "false", "--report_to", "none",
+    "--disable_tqdm", "true", "--seed", "1",
+]  # fmt: skip
 
 
 def _ner_rows(count: int, seed: int) -> dict[str, list]:
@@ -140,3 +151,69 @@ def test_entity_level_metrics_need_entity_tags(tmp_path, tiny_bert_dir, capsys):
         ]
     )  # fmt: skip
     assert code == 2 and "are not O plus B-/I-/E-/S- tags" in capsys.readouterr().err
+
+
+# Words of 1 to 4 pieces in the tiny WordPiece vocabulary ("bcd" is b ##c ##d).
+MULTI_PIECE_WORDS = ["bcd", "xyzw", "ab", "cat", "the", "house"]
+
+
+def write_multi_piece_tagged(path, count: int, seed: int):
+    rng = random.Random(seed)
+    sentences = [
+        "".join(
+            f"{rng.choice(MULTI_PIECE_WORDS)}\t{rng.choice(NER_TAGS)}\n" for _ in range(rng.randint(3, 7))
+        )
+        for _ in range(count)
+    ]
+    path.write_text("\n".join(sentences), encoding="utf-8")
+    return path
+
+
+def labels_more_than_one_piece_of_a_word(features: datasets.Dataset) -> bool:
+    return any(
+        labels[p] != IGNORE_INDEX and labels[p + 1] != IGNORE_INDEX and word_ids[p] == word_ids[p + 1] >= 0
+        for labels, word_ids in zip(features["labels"], features["word_ids"], strict=True)
+        for p in range(len(labels) - 1)
+    )
+
+
+def test_label_all_tokens_trains_on_every_piece_and_scores_words(tmp_path, tiny_bert_dir):
+    """Only the training features label every piece; dev and evaluation read each word at its label piece,
+    so the scores are over words, exactly as without the flag."""
+    train = write_multi_piece_tagged(tmp_path / "train.tsv", 16, seed=1)
+    dev = write_multi_piece_tagged(tmp_path / "dev.tsv", 6, seed=2)
+    de = write_multi_piece_tagged(tmp_path / "de.tsv", 5, seed=3)
+    cache, output = tmp_path / "features", tmp_path / "run"
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--train_file", str(train), "--validation_file", str(dev), "--eval_files", f"de={de},en={dev}",
+            "--label_all_tokens", "--features_cache_dir", str(cache), "--output_dir", str(output), *QUICK,
+        ]
+    )  # fmt: skip
+    assert code == 0
+    results = json.loads((output / "results.json").read_text())
+    assert results["num_train_examples"] == 16
+    assert results["num_examples"] == {"de": 5, "en": 6}
+    assert results["num_unpredicted_words"] == {"de": 0, "en": 0}
+    assert results["training"]["label_all_tokens"] is True
+    assert json.loads((output / "run_config.json").read_text())["label_all_tokens"] is True
+    cached = [datasets.load_from_disk(str(path)) for path in cache.iterdir()]
+    assert [labels_more_than_one_piece_of_a_word(features) for features in cached].count(True) == 1
+    assert len(cached) >= 2
+    # Each word's prediction is the model's at its label piece (the first), and the score is over words.
+    task = get_task("panx")
+    model = DLFAForTokenClassification.from_pretrained(output).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    records = [json.loads(line) for line in (output / "predictions" / "de.jsonl").read_text().splitlines()]
+    for record in records:
+        encoded = tokenizer(record["tokens"], is_split_into_words=True, return_tensors="pt")
+        with torch.no_grad():
+            guesses = model(**encoded).logits[0].argmax(-1).tolist()
+        first = {}
+        for position, word in enumerate(encoded.word_ids()):
+            if word is not None:
+                first.setdefault(word, position)
+        assert record["predictions"] == [task.labels[guesses[first[w]]] for w in range(len(record["tokens"]))]
+    predictions, references = [r["predictions"] for r in records], [r["labels"] for r in records]
+    assert results["languages"]["de"] == compute_score(task, predictions, references)
