@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoTokenizer
 
 from .arguments import ModelArguments
 from .configuration_dlfa import DLFAConfig
@@ -41,13 +42,35 @@ def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
     return layers
 
 
+def _load(auto_class, flag: str, name: str, model_args: ModelArguments):
+    """`auto_class.from_pretrained(name)`; a name that is no local path ends in one line saying so, and what
+    the Hub said where it could be a Hub repository (not huggingface_hub's repo-id rules, or a long log)."""
+    if not Path(name).exists():
+        try:
+            validate_repo_id(name)
+        except HFValidationError:
+            raise OSError(f"{flag} {name}: no such folder") from None
+    try:
+        return auto_class.from_pretrained(
+            name,
+            revision=model_args.model_revision,
+            cache_dir=model_args.cache_dir,
+            token=model_args.token,
+        )
+    except OSError as error:
+        if Path(name).exists():
+            raise
+        hub = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise OSError(f"{flag} {name}: no local folder of that name, and the Hub: {hub}") from error
+
+
 def load_model_config(model_args: ModelArguments):
-    return AutoConfig.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        cache_dir=model_args.cache_dir,
-        token=model_args.token,
-    )
+    return _load(AutoConfig, "--model_name_or_path", model_args.model_name_or_path, model_args)
+
+
+def load_tokenizer(model_args: ModelArguments):
+    flag = "--tokenizer_name" if model_args.tokenizer_name else "--model_name_or_path"
+    return _load(AutoTokenizer, flag, model_args.tokenizer_name or model_args.model_name_or_path, model_args)
 
 
 def _check_checkpoint_labels(task: Task, config: DLFAConfig, name: str) -> None:

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
-from transformers import AutoTokenizer, set_seed
+from transformers import set_seed
 from transformers.trainer_utils import IntervalStrategy
 
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
 from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
-from .model_builder import build_model, load_model_config, parse_fusion_layers
+from .model_builder import build_model, load_model_config, load_tokenizer, parse_fusion_layers
 from .outputs import run_results, write_outputs, write_predictions
 from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
@@ -99,13 +99,8 @@ def resolve_task(data_args: DataArguments) -> Task:
 def prepare_inputs(model_args: ModelArguments, data_args: DataArguments, training: bool) -> RunInputs:
     task = resolve_task(data_args)
     model_config = load_model_config(model_args)
+    tokenizer = load_tokenizer(model_args)
     data = load_task_data(task, data_args, training=training, token=model_args.token)
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name or model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        cache_dir=model_args.cache_dir,
-        token=model_args.token,
-    )
 
     def features(dataset, description, label_all_tokens=False):
         if dataset is None:
