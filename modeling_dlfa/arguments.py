@@ -57,6 +57,13 @@ class ModelArguments:
         default="main", metadata={"help": "Branch, tag or commit of the model on the Hub."}
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
+    config_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Config name or path to use instead of the model's own (a plain backbone only; e.g. one "
+            "with other dropout); the weights still come from --model_name_or_path."
+        },
+    )
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Tokenizer name or path, if not the model's own."}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -65,7 +66,22 @@ def _load(auto_class, flag: str, name: str, model_args: ModelArguments):
 
 
 def load_model_config(model_args: ModelArguments):
-    return _load(AutoConfig, "--model_name_or_path", model_args.model_name_or_path, model_args)
+    """The model's config, or --config_name's in its place (for a plain backbone)."""
+    name = model_args.model_name_or_path
+    config = _load(AutoConfig, "--model_name_or_path", name, model_args)
+    if model_args.config_name:
+        if isinstance(config, DLFAConfig):
+            raise ValueError(
+                f"--config_name replaces a plain backbone's config, but {name} is a DLFA checkpoint (its "
+                "config holds its trained fusion and head): leave --config_name out"
+            )
+        own, config = config, _load(AutoConfig, "--config_name", model_args.config_name, model_args)
+        if config.model_type != own.model_type:
+            raise ValueError(
+                f"--config_name {model_args.config_name} is a {config.model_type} config, but {name} is a "
+                f"{own.model_type} model: give a {own.model_type} config"
+            )
+    return config
 
 
 def load_tokenizer(model_args: ModelArguments):
@@ -149,6 +165,8 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
             model = _from_backbone_quietly(
                 model_class,
                 model_args.model_name_or_path,
+                # The run's config (--config_name's where given), copied: a sweep's settings share it.
+                backbone_config=copy.deepcopy(model_config),
                 fusion_layer=fusion_layer,
                 fusion_gate=model_args.fusion_gate,
                 fusion_init=model_args.fusion_init,

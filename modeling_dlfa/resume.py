@@ -33,6 +33,7 @@ def run_identity(task, model_args, data_args, training_args, fusion_layer) -> di
         "training": training_summary(training_args),
         # Only where they apply, so built-in runs keep the identity earlier versions wrote.
         **({"tokenizer_name": model_args.tokenizer_name} if model_args.tokenizer_name else {}),
+        **({"config_name": model_args.config_name} if model_args.config_name else {}),
         **({"label_all_tokens": True} if data_args.label_all_tokens else {}),
         **({"task_definition": definition} if (definition := task_definition(task)) else {}),
     }

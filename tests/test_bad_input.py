@@ -25,6 +25,7 @@ from modeling_dlfa.metrics import compute_score
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
+from .conftest import tiny_backbone_config
 from .fixtures import NER_TAGS, WORDS, write_conllu, write_pairs, write_tagged
 
 QUICK = [
@@ -299,6 +300,21 @@ def model_path_that_is_no_folder(s: Setup):
     return s.xnli_args(s.xnli(), model=model), [f"--model_name_or_path {model}: no such folder"]
 
 
+def config_name_for_a_dlfa_checkpoint(s: Setup):
+    return s.eval_args(s.checkpoint, "xnli", "--config_name", str(s.backbone)), [
+        f"--config_name replaces a plain backbone's config, but {s.checkpoint} is a DLFA checkpoint",
+        "leave --config_name out",
+    ]
+
+
+def config_name_of_another_model_type(s: Setup):
+    config = s.tmp / "xlmr-config"
+    tiny_backbone_config("xlm-roberta").save_pretrained(config)
+    return s.xnli_args(s.xnli(), "--config_name", str(config)), [
+        f"--config_name {config} is a xlm-roberta config, but {s.backbone} is a bert model",
+    ]
+
+
 def label_all_tokens_for_a_sentence_task(s: Setup):
     return s.xnli_args(s.xnli(), "--label_all_tokens"), [
         "--label_all_tokens labels every sub-token of a word, for tagging tasks only",
@@ -335,6 +351,8 @@ CASES = [
     pytest.param(conllu_for_a_sequence_task, id="conllu-for-xnli"),
     pytest.param(row_of_tabs_only, id="row-of-tabs-only"),
     pytest.param(model_path_that_is_no_folder, id="model-path-no-folder"),
+    pytest.param(config_name_for_a_dlfa_checkpoint, id="config-name-for-dlfa-checkpoint"),
+    pytest.param(config_name_of_another_model_type, id="config-name-other-model-type"),
     pytest.param(label_all_tokens_for_a_sentence_task, id="label-all-tokens-for-xnli"),
 ]
 
@@ -393,6 +411,8 @@ HUB_OFFLINE = "no local folder of that name, and the Hub: We couldn't connect to
         ("--model_name_or_path", "runs/x/fusion_8", "no such folder"),
         ("--model_name_or_path", "nothere", HUB_OFFLINE),
         ("--model_name_or_path", "someone/nothere", HUB_OFFLINE),
+        ("--config_name", "~/configs/bert", "no such folder"),
+        ("--config_name", "nothere", HUB_OFFLINE),
         ("--tokenizer_name", "./tokenizer", "no such folder"),
         ("--tokenizer_name", "nothere", HUB_OFFLINE),
     ],

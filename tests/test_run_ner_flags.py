@@ -9,7 +9,8 @@ import datasets
 import pytest
 import seqeval.metrics
 import torch
-from transformers import AutoTokenizer
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoTokenizer
 
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.features import IGNORE_INDEX, tokenize
@@ -217,3 +218,30 @@ def test_label_all_tokens_trains_on_every_piece_and_scores_words(tmp_path, tiny_
         assert record["predictions"] == [task.labels[guesses[first[w]]] for w in range(len(record["tokens"]))]
     predictions, references = [r["predictions"] for r in records], [r["labels"] for r in records]
     assert results["languages"]["de"] == compute_score(task, predictions, references)
+
+
+def test_config_name_replaces_the_backbone_config(tmp_path, tiny_bert_dir):
+    """A backbone config with other dropout: the model is built from it, with --model_name_or_path's weights."""
+    config = AutoConfig.from_pretrained(tiny_bert_dir)
+    assert config.hidden_dropout_prob == 0.1
+    config.hidden_dropout_prob = 0.3
+    config.save_pretrained(tmp_path / "config")
+    data, output = write_panx_dir(tmp_path / "panx", languages=("de",), train=8, dev=4), tmp_path / "run"
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--config_name", str(tmp_path / "config"), "--freeze_embeddings", "--data_dir", str(data),
+            "--output_dir", str(output), *QUICK,
+        ]
+    )  # fmt: skip
+    assert code == 0
+    saved = json.loads((output / "config.json").read_text())
+    assert saved["backbone_config"]["hidden_dropout_prob"] == 0.3
+    # The frozen embeddings are the backbone checkpoint's own: its weights were loaded.
+    embeddings = "embeddings.word_embeddings.weight"
+    original = load_file(tiny_bert_dir / "model.safetensors")[embeddings]
+    assert torch.equal(load_file(output / "model.safetensors")[f"dlfa.backbone.{embeddings}"], original)
+    assert json.loads((output / "run_config.json").read_text())["config_name"] == str(tmp_path / "config")
+    assert json.loads((output / "results.json").read_text())["training"]["config_name"] == str(
+        tmp_path / "config"
+    )
