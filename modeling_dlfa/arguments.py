@@ -79,6 +79,13 @@ class ModelArguments:
             "help": "Load safetensors weights only; --use_safetensors false opts in to pickle weights."
         },
     )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={
+            "help": "Let configs and tokenizers run code from their repository. DLFA still wraps only "
+            "encoders that transformers implements (an AutoModel class)."
+        },
+    )
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from .arguments import ModelArguments
 from .configuration_dlfa import DLFAConfig
@@ -57,6 +58,7 @@ def _load(auto_class, flag: str, name: str, model_args: ModelArguments):
             revision=model_args.model_revision,
             cache_dir=model_args.cache_dir,
             token=model_args.token,
+            trust_remote_code=model_args.trust_remote_code,
         )
     except OSError as error:
         if Path(name).exists():
@@ -81,6 +83,18 @@ def load_model_config(model_args: ModelArguments):
                 f"--config_name {model_args.config_name} is a {config.model_type} config, but {name} is a "
                 f"{own.model_type} model: give a {own.model_type} config"
             )
+    if not isinstance(config, DLFAConfig) and type(config) not in MODEL_MAPPING:
+        # Checked here, before anything reads the config's fields (a remote config may lack them).
+        remote = not type(config).__module__.startswith("transformers.")
+        what = (
+            "remote code (loaded with --trust_remote_code)"
+            if remote
+            else "not an encoder with an AutoModel class"
+        )
+        raise ValueError(
+            f"{model_args.config_name or name}: its model_type {config.model_type!r} is {what}; DLFA wraps only "
+            "encoders that transformers implements (with an AutoModel class: bert, xlm-roberta, deberta-v2, ...)"
+        )
     return config
 
 

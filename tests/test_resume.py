@@ -303,6 +303,7 @@ def test_identity_names_config_name_and_label_all_tokens_only_where_set(tiny_ber
         ("plain", []),
         ("config", ["--config_name", "other-config"]),
         ("all_tokens", ["--label_all_tokens"]),
+        ("trusted", ["--trust_remote_code"]),
     ]:
         model_args, data_args, training_args, _ = parse_arguments([*common, *extra])
         identities[name] = run_identity(get_task("panx"), model_args, data_args, training_args, 1)
@@ -311,6 +312,8 @@ def test_identity_names_config_name_and_label_all_tokens_only_where_set(tiny_ber
     )
     assert identities["config"] == {**identities["plain"], "config_name": "other-config"}
     assert identities["all_tokens"] == {**identities["plain"], "label_all_tokens": True}
+    # Trusting a repository's code is a permission, not part of what is trained.
+    assert identities["trusted"] == identities["plain"]
 
 
 def test_partial_last_checkpoint_falls_back_to_the_last_complete_one(

@@ -10,7 +10,7 @@ import pytest
 import seqeval.metrics
 import torch
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig
 
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.features import IGNORE_INDEX, tokenize
@@ -245,3 +245,64 @@ def test_config_name_replaces_the_backbone_config(tmp_path, tiny_bert_dir):
     assert json.loads((output / "results.json").read_text())["training"]["config_name"] == str(
         tmp_path / "config"
     )
+
+
+def record_loads(monkeypatch) -> list[tuple[str, str, object]]:
+    """(loader, name, trust_remote_code) of every AutoConfig / AutoTokenizer.from_pretrained call."""
+    calls = []
+    for auto_class in (AutoConfig, AutoTokenizer):
+
+        def record(name, *args, _real=auto_class.from_pretrained, _loader=auto_class.__name__, **kwargs):
+            calls.append((_loader, str(name), kwargs.get("trust_remote_code")))
+            return _real(name, *args, **kwargs)
+
+        monkeypatch.setattr(auto_class, "from_pretrained", record)
+    return calls
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_trust_remote_code_reaches_the_config_and_tokenizer_loaders(
+    tmp_path, tiny_bert_dir, tiny_tokenizer_dir, monkeypatch, trust
+):
+    calls = record_loads(monkeypatch)
+    data = write_panx_dir(tmp_path / "panx", languages=("de",), train=8, dev=4)
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--config_name", str(tiny_bert_dir), "--tokenizer_name", str(tiny_tokenizer_dir),
+            "--data_dir", str(data), "--output_dir", str(tmp_path / "run"), *QUICK,
+            *(["--trust_remote_code"] if trust else []),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    loaded = {(loader, name) for loader, name, _ in calls}
+    assert {("AutoConfig", str(tiny_bert_dir)), ("AutoTokenizer", str(tiny_tokenizer_dir))} <= loaded
+    if trust:
+        assert all(trusted is True for _, _, trusted in calls), calls
+    else:
+        assert not any(trusted for _, _, trusted in calls), calls
+
+
+def test_a_remote_code_backbone_is_refused_in_one_line(tmp_path, tiny_bert_dir, monkeypatch, capsys):
+    class RemoteEncoderConfig(PreTrainedConfig):
+        model_type = "my-remote-encoder"
+
+    real = AutoConfig.from_pretrained
+
+    def from_pretrained(name, *args, **kwargs):
+        # What AutoConfig returns for a repository whose config.json maps AutoConfig to its own code.
+        return RemoteEncoderConfig() if kwargs.get("trust_remote_code") else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(AutoConfig, "from_pretrained", from_pretrained)
+    data = write_panx_dir(tmp_path / "panx", languages=("de",), train=8, dev=4)
+    code = main(
+        [
+            "--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1",
+            "--trust_remote_code", "--data_dir", str(data), "--output_dir", str(tmp_path / "run"), *QUICK,
+        ]
+    )  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith(f"error: {tiny_bert_dir}: its model_type 'my-remote-encoder' is remote code")
+    assert "DLFA wraps only encoders that transformers implements (with an AutoModel class" in error
+    assert len(error.strip().splitlines()) == 1
