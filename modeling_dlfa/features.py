@@ -3,8 +3,9 @@
 Sentence tasks: `input_ids`, `attention_mask` (and `token_type_ids` where the tokenizer makes them), `labels`.
 Tagging tasks: the same with one label per sub-token: the word's tag on one sub-token (its label piece, see
 LABEL_PIECES), -100 on the rest and on special tokens, plus `word_ids` (-1 for none) to map predictions back to
-words. With `label_all_tokens` (training features only) a word's other pieces carry its tag too, B-X as I-X. A sentence longer than max_seq_length is split at word boundaries into windows that fit, one row each;
-only a single word longer than a whole window is cut (and that row counted as `truncated`).
+words; with `label_all_tokens` (training features only) a word's other pieces carry its tag too, B-X as I-X.
+A sentence longer than max_seq_length is split at word boundaries into windows that fit, one row each; only a
+single word longer than a whole window is cut (and that row counted as `truncated`).
 Every row carries `example_id` (its example's index), `length` (for length-sorted evaluation) and `truncated`.
 """
 
