@@ -57,6 +57,13 @@ class ModelArguments:
         default="main", metadata={"help": "Branch, tag or commit of the model on the Hub."}
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
+    config_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Config name or path to use instead of the model's own (a plain backbone only; e.g. one "
+            "with other dropout); the weights still come from --model_name_or_path."
+        },
+    )
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Tokenizer name or path, if not the model's own."}
     )
@@ -70,6 +77,13 @@ class ModelArguments:
         default=True,
         metadata={
             "help": "Load safetensors weights only; --use_safetensors false opts in to pickle weights."
+        },
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={
+            "help": "Let configs and tokenizers run code from their repository. DLFA still wraps only "
+            "encoders that transformers implements (an AutoModel class)."
         },
     )
 
@@ -142,6 +156,14 @@ class DataArguments:
             "'first_with_text' skips a bare sentencepiece '▁' that starts a longer word (common for CJK with "
             "XLM-R vocabularies); 'first' is XTREME's rule.",
             "choices": LABEL_PIECES,
+        },
+    )
+    label_all_tokens: bool = field(
+        default=False,
+        metadata={
+            "help": "Tagging tasks: train on every sub-token of a word, not only on its label piece (the "
+            "other pieces get the word's tag, B-X as I-X, as run_ner.py). Scoring still reads one prediction "
+            "per word, at its label piece."
         },
     )
     pad_to_max_length: bool = field(

@@ -3,8 +3,9 @@
 Sentence tasks: `input_ids`, `attention_mask` (and `token_type_ids` where the tokenizer makes them), `labels`.
 Tagging tasks: the same with one label per sub-token: the word's tag on one sub-token (its label piece, see
 LABEL_PIECES), -100 on the rest and on special tokens, plus `word_ids` (-1 for none) to map predictions back to
-words. A sentence longer than max_seq_length is split at word boundaries into windows that fit, one row each;
-only a single word longer than a whole window is cut (and that row counted as `truncated`).
+words; with `label_all_tokens` (training features only) a word's other pieces carry its tag too, B-X as I-X.
+A sentence longer than max_seq_length is split at word boundaries into windows that fit, one row each; only a
+single word longer than a whole window is cut (and that row counted as `truncated`).
 Every row carries `example_id` (its example's index), `length` (for length-sorted evaluation) and `truncated`.
 """
 
@@ -14,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,7 +87,25 @@ def _label_positions(tokens: list[str], word_ids: list[int | None], label_piece:
     return chosen
 
 
-def encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece) -> dict:
+def inside_tags(labels: Sequence[str]) -> list[int]:
+    """Per tag id, the tag of a word's pieces other than its label piece under label_all_tokens: as run_ner.py,
+    B-X becomes I-X where the tag set has I-X; any other tag stays."""
+    return [
+        labels.index(f"I-{label[2:]}") if label.startswith("B-") and f"I-{label[2:]}" in labels else tag
+        for tag, label in enumerate(labels)
+    ]
+
+
+def encode_words(
+    batch: dict,
+    indices: list[int],
+    tokenizer,
+    max_length: int,
+    padding,
+    label_piece,
+    other_piece_tags: Sequence[int] | None = None,
+) -> dict:
+    # other_piece_tags (see inside_tags): also label a word's other pieces, with other_piece_tags[its tag].
     # Pieces per word first (is_split_into_words tokenizes every word on its own, so a word's pieces do not
     # depend on its neighbours), then each window of whole words encoded with its special tokens.
     budget = max(1, max_length - tokenizer.num_special_tokens_to_add(pair=False))
@@ -103,16 +123,16 @@ def encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, pa
     encoded["labels"], encoded["word_ids"] = [], []
     for row, offset in enumerate(offsets):
         word_ids = encoded.word_ids(row)
-        labelled = {
-            position: word
-            for word, position in _label_positions(encoded.tokens(row), word_ids, label_piece).items()
-        }
-        encoded["labels"].append(
-            [
-                tags[row][labelled[position]] if position in labelled else IGNORE_INDEX
-                for position in range(len(word_ids))
-            ]
-        )
+        label_positions = set(_label_positions(encoded.tokens(row), word_ids, label_piece).values())
+        labels = []
+        for position, word in enumerate(word_ids):
+            if position in label_positions:
+                labels.append(tags[row][word])
+            elif word is not None and other_piece_tags is not None:
+                labels.append(other_piece_tags[tags[row][word]])
+            else:
+                labels.append(IGNORE_INDEX)
+        encoded["labels"].append(labels)
         # Global word indices: predictions map back to the whole sentence.
         encoded["word_ids"].append([-1 if word is None else word + offset for word in word_ids])
     encoded["example_id"] = example_ids
@@ -122,9 +142,16 @@ def encode_words(batch: dict, indices: list[int], tokenizer, max_length: int, pa
 
 
 def _encode(
-    batch: dict, indices: list[int], task: Task, tokenizer, max_length: int, padding, label_piece
+    batch: dict,
+    indices: list[int],
+    task: Task,
+    tokenizer,
+    max_length: int,
+    padding,
+    label_piece,
+    label_all_tokens: bool,
 ) -> dict:
-    encoded = task.encode(batch, indices, tokenizer, max_length, padding, label_piece)
+    encoded = task.encode(batch, indices, tokenizer, max_length, padding, label_piece, label_all_tokens)
     encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
     return encoded
 
@@ -136,6 +163,7 @@ def cache_key(
     max_length: int,
     pad_to_max_length: bool,
     label_piece: str = LABEL_PIECES[0],
+    label_all_tokens: bool = False,
 ) -> str:
     identity = {
         "version": FEATURES_VERSION,
@@ -147,6 +175,8 @@ def cache_key(
         "max_length": max_length,
         "pad_to_max_length": pad_to_max_length,
         "label_piece": label_piece,
+        # Only when set: the keys of features cached before the flag existed still hold.
+        **({"label_all_tokens": True} if label_all_tokens else {}),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -162,15 +192,17 @@ def tokenize(
     overwrite_cache: bool = False,
     description: str = "",
     label_piece: str = LABEL_PIECES[0],
+    label_all_tokens: bool = False,
     num_proc: int | None = None,
 ) -> datasets.Dataset:
-    """Features for `dataset`, from the on-disk cache when the same data was tokenized the same way before."""
+    """Features for `dataset`, from the on-disk cache when the same data was tokenized the same way before.
+    `label_all_tokens` is for training features only: scoring reads each word at its one labelled piece."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"{tokenizer.name_or_path}: a fast (Rust) tokenizer is needed for word alignment")
     if label_piece not in LABEL_PIECES:
         raise ValueError(f"label_piece {label_piece!r} is not one of {', '.join(LABEL_PIECES)}")
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    key = cache_key(task, dataset, tokenizer, max_length, pad_to_max_length, label_piece)
+    key = cache_key(task, dataset, tokenizer, max_length, pad_to_max_length, label_piece, label_all_tokens)
     path = cache_dir / key
     if path.is_dir() and not overwrite_cache:
         features = datasets.load_from_disk(str(path))
@@ -186,6 +218,7 @@ def tokenize(
                 "max_length": max_length,
                 "padding": padding,
                 "label_piece": label_piece,
+                "label_all_tokens": label_all_tokens,
             },
             remove_columns=dataset.column_names,
             num_proc=num_proc,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from .arguments import ModelArguments
 from .configuration_dlfa import DLFAConfig
@@ -41,13 +44,63 @@ def parse_fusion_layers(spec: str | None, num_layers: int) -> list[int | None]:
     return layers
 
 
+def _load(auto_class, flag: str, name: str, model_args: ModelArguments):
+    """`auto_class.from_pretrained(name)`; a name that is no local path ends in one line saying so, and what
+    the Hub said where it could be a Hub repository (not huggingface_hub's repo-id rules, or a long log)."""
+    if not Path(name).exists():
+        try:
+            validate_repo_id(name)
+        except HFValidationError:
+            raise OSError(f"{flag} {name}: no such folder") from None
+    try:
+        return auto_class.from_pretrained(
+            name,
+            revision=model_args.model_revision,
+            cache_dir=model_args.cache_dir,
+            token=model_args.token,
+            trust_remote_code=model_args.trust_remote_code,
+        )
+    except OSError as error:
+        if Path(name).exists():
+            raise
+        hub = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise OSError(f"{flag} {name}: no local folder of that name, and the Hub: {hub}") from error
+
+
 def load_model_config(model_args: ModelArguments):
-    return AutoConfig.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        cache_dir=model_args.cache_dir,
-        token=model_args.token,
-    )
+    """The model's config, or --config_name's in its place (for a plain backbone)."""
+    name = model_args.model_name_or_path
+    config = _load(AutoConfig, "--model_name_or_path", name, model_args)
+    if model_args.config_name:
+        if isinstance(config, DLFAConfig):
+            raise ValueError(
+                f"--config_name replaces a plain backbone's config, but {name} is a DLFA checkpoint (its "
+                "config holds its trained fusion and head): leave --config_name out"
+            )
+        own, config = config, _load(AutoConfig, "--config_name", model_args.config_name, model_args)
+        if config.model_type != own.model_type:
+            raise ValueError(
+                f"--config_name {model_args.config_name} is a {config.model_type} config, but {name} is a "
+                f"{own.model_type} model: give a {own.model_type} config"
+            )
+    if not isinstance(config, DLFAConfig) and type(config) not in MODEL_MAPPING:
+        # Checked here, before anything reads the config's fields (a remote config may lack them).
+        remote = not type(config).__module__.startswith("transformers.")
+        what = (
+            "remote code (loaded with --trust_remote_code)"
+            if remote
+            else "not an encoder with an AutoModel class"
+        )
+        raise ValueError(
+            f"{model_args.config_name or name}: its model_type {config.model_type!r} is {what}; DLFA wraps only "
+            "encoders that transformers implements (with an AutoModel class: bert, xlm-roberta, deberta-v2, ...)"
+        )
+    return config
+
+
+def load_tokenizer(model_args: ModelArguments):
+    flag = "--tokenizer_name" if model_args.tokenizer_name else "--model_name_or_path"
+    return _load(AutoTokenizer, flag, model_args.tokenizer_name or model_args.model_name_or_path, model_args)
 
 
 def _check_checkpoint_labels(task: Task, config: DLFAConfig, name: str) -> None:
@@ -126,6 +179,8 @@ def build_model(task: Task, model_args: ModelArguments, fusion_layer: int | None
             model = _from_backbone_quietly(
                 model_class,
                 model_args.model_name_or_path,
+                # The run's config (--config_name's where given), copied: a sweep's settings share it.
+                backbone_config=copy.deepcopy(model_config),
                 fusion_layer=fusion_layer,
                 fusion_gate=model_args.fusion_gate,
                 fusion_init=model_args.fusion_init,

@@ -242,17 +242,17 @@ class DLFAPreTrainedModel(PreTrainedModel):
         num_labels: int | None = None,
         id2label: dict[int, str] | None = None,
         label2id: dict[str, int] | None = None,
+        backbone_config=None,
         **kwargs,
     ):
         """Build a DLFA model from a plain encoder checkpoint (mBERT, XLM-R, DistilBERT, DeBERTa, ...).
 
-        Every backbone weight is loaded, and the checkpoint's pooler where it has one; only the fusion module
-        and the classifier are new. New models normalise the AIF's global branch per example
-        (`aif_global_norm="layer"`: batch size does not change what they learn); `DLFAConfig`'s default stays
-        the paper's `"batch"`, which older checkpoints use. Other keyword arguments go to `from_pretrained`.
-        """
+        Every backbone weight is loaded, and the pooler where it has one; only the fusion module and head are
+        new. `backbone_config` replaces the checkpoint's config. New models normalise the AIF's global branch
+        per example (`aif_global_norm="layer"`: batch size does not change what they learn); `DLFAConfig`'s
+        default stays the paper's `"batch"` (older checkpoints). Other keywords go to `from_pretrained`."""
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
-        backbone_config = AutoConfig.from_pretrained(name_or_path, **hub_kwargs)
+        backbone_config = backbone_config or AutoConfig.from_pretrained(name_or_path, **hub_kwargs)
         if isinstance(backbone_config, DLFAConfig):
             raise ValueError(f"{name_or_path} is already a DLFA checkpoint: load it with from_pretrained")
         label_kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": label2id}

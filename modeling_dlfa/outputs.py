@@ -142,6 +142,8 @@ def run_results(
             "max_seq_length": data_args.max_seq_length,
             "label_piece": data_args.label_piece,
             "freeze_embeddings": model_args.freeze_embeddings,
+            **({"config_name": model_args.config_name} if model_args.config_name else {}),
+            **({"label_all_tokens": True} if data_args.label_all_tokens else {}),
         },
         versions=versions(),
         date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -36,6 +36,8 @@ def run_identity(task, model_args, data_args, training_args, fusion_layer) -> di
         # Only where they apply, so built-in runs keep the identity earlier versions wrote.
         **({"tokenizer_name": model_args.tokenizer_name} if model_args.tokenizer_name else {}),
         **({"splits": list(splits)} if (splits := training_args.scored_splits) != ("validation",) else {}),
+        **({"config_name": model_args.config_name} if model_args.config_name else {}),
+        **({"label_all_tokens": True} if data_args.label_all_tokens else {}),
         **({"task_definition": definition} if (definition := task_definition(task)) else {}),
     }
 
@@ -49,6 +51,7 @@ _NOT_IDENTITY = (
     "save_model",
     "eval_languages",
     "preprocessing_num_workers",
+    "label_all_tokens",  # in the identity only where set (above)
 )
 
 

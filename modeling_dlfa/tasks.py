@@ -165,7 +165,14 @@ class SequenceTask(Task):
         return {"text_a": texts[0], "text_b": text_b, "label": labels}
 
     def encode(
-        self, batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece
+        self,
+        batch: dict,
+        indices: list[int],
+        tokenizer,
+        max_length: int,
+        padding,
+        label_piece,
+        label_all_tokens,
     ) -> dict:
         return features.encode_pairs(batch, indices, tokenizer, max_length, padding, self.pair)
 
@@ -230,9 +237,19 @@ class TokenTask(Task):
         return {"tokens": batch[tokens], "tags": tags}
 
     def encode(
-        self, batch: dict, indices: list[int], tokenizer, max_length: int, padding, label_piece
+        self,
+        batch: dict,
+        indices: list[int],
+        tokenizer,
+        max_length: int,
+        padding,
+        label_piece,
+        label_all_tokens,
     ) -> dict:
-        return features.encode_words(batch, indices, tokenizer, max_length, padding, label_piece)
+        other_piece_tags = features.inside_tags(self.labels) if label_all_tokens else None
+        return features.encode_words(
+            batch, indices, tokenizer, max_length, padding, label_piece, other_piece_tags
+        )
 
     def data_collator(self, tokenizer):
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=features.IGNORE_INDEX)

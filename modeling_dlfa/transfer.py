@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
-from transformers import AutoTokenizer, set_seed
+from transformers import set_seed
 from transformers.trainer_utils import IntervalStrategy
 
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
 from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
-from .model_builder import build_model, load_model_config, parse_fusion_layers
+from .model_builder import build_model, load_model_config, load_tokenizer, parse_fusion_layers
 from .outputs import run_results, split_summary, write_outputs, write_predictions
 from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
@@ -32,7 +32,7 @@ from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
 from .sweep_report import sweep_markdown, write_sweep_report
 from .task_files import load_task_file, with_dataset_flags
-from .tasks import Task, get_task
+from .tasks import TOKEN, Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,11 @@ def resolve_task(data_args: DataArguments) -> Task:
             f"--return_entity_level_metrics scores entity spans: task {task.name}'s labels "
             f"({', '.join(task.labels[:5])}, ...) are not O plus B-/I-/E-/S- tags"
         )
+    if data_args.label_all_tokens and task.kind != TOKEN:
+        raise ValueError(
+            f"--label_all_tokens labels every sub-token of a word, for tagging tasks only: task {task.name} "
+            "has one label per example"
+        )
     hub_flags = [
         f"--{name}"
         for name in ("dataset_name", "dataset_config_name", "text_column_name", "label_column_name")
@@ -131,6 +136,7 @@ def prepare_inputs(
 ) -> RunInputs:
     task = resolve_task(data_args)
     model_config = load_model_config(model_args)
+    tokenizer = load_tokenizer(model_args)
     data = load_task_data(
         task,
         data_args,
@@ -138,14 +144,8 @@ def prepare_inputs(
         token=model_args.token,
         splits=training_args.scored_splits,
     )
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name or model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        cache_dir=model_args.cache_dir,
-        token=model_args.token,
-    )
 
-    def features(dataset, description):
+    def features(dataset, description, label_all_tokens=False):
         if dataset is None:
             return None
         return tokenize(
@@ -158,6 +158,7 @@ def prepare_inputs(
             overwrite_cache=data_args.overwrite_cache,
             description=description,
             label_piece=data_args.label_piece,
+            label_all_tokens=label_all_tokens,
             num_proc=data_args.preprocessing_num_workers,
         )
 
@@ -167,7 +168,8 @@ def prepare_inputs(
         data=data,
         tokenizer=tokenizer,
         model_config=model_config,
-        train_features=features(data.train, f"train ({language})"),
+        # --label_all_tokens is for training only: selection and scores read the one label piece per word.
+        train_features=features(data.train, f"train ({language})", data_args.label_all_tokens),
         dev_features=features(data.dev, f"dev ({language})"),
         split_features={
             split: {

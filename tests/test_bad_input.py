@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -24,6 +25,7 @@ from modeling_dlfa.metrics import compute_score
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
+from .conftest import tiny_backbone_config
 from .fixtures import NER_TAGS, WORDS, write_conllu, write_pairs, write_tagged
 
 QUICK = [
@@ -54,7 +56,7 @@ class Setup:
             paths[name] = path
         return paths
 
-    def xnli_args(self, paths: dict[str, Path], *extra: str, model: Path | None = None) -> list[str]:
+    def xnli_args(self, paths: dict[str, Path], *extra: str, model: Path | str | None = None) -> list[str]:
         return [
             "--task_name", "xnli", "--model_name_or_path", str(model or self.backbone), "--fusion_layer", "1",
             "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
@@ -292,6 +294,34 @@ def row_of_tabs_only(s: Setup):
     return s.xnli_args(p), [f"{p['train']}:3:"]
 
 
+def model_path_that_is_no_folder(s: Setup):
+    # Two slashes or more cannot be a Hub repository: without this, huggingface_hub's repo-id rules.
+    model = s.tmp / "runs" / "x" / "fusion_8"
+    return s.xnli_args(s.xnli(), model=model), [f"--model_name_or_path {model}: no such folder"]
+
+
+def config_name_for_a_dlfa_checkpoint(s: Setup):
+    return s.eval_args(s.checkpoint, "xnli", "--config_name", str(s.backbone)), [
+        f"--config_name replaces a plain backbone's config, but {s.checkpoint} is a DLFA checkpoint",
+        "leave --config_name out",
+    ]
+
+
+def config_name_of_another_model_type(s: Setup):
+    config = s.tmp / "xlmr-config"
+    tiny_backbone_config("xlm-roberta").save_pretrained(config)
+    return s.xnli_args(s.xnli(), "--config_name", str(config)), [
+        f"--config_name {config} is a xlm-roberta config, but {s.backbone} is a bert model",
+    ]
+
+
+def label_all_tokens_for_a_sentence_task(s: Setup):
+    return s.xnli_args(s.xnli(), "--label_all_tokens"), [
+        "--label_all_tokens labels every sub-token of a word, for tagging tasks only",
+        "task xnli has one label per example",
+    ]
+
+
 CASES = [
     pytest.param(tsv_extra_column, id="tsv-extra-column"),
     pytest.param(xnli_row_with_two_columns, id="xnli-row-with-2-columns"),
@@ -320,6 +350,10 @@ CASES = [
     pytest.param(bad_jsonl_line, id="bad-jsonl-line"),
     pytest.param(conllu_for_a_sequence_task, id="conllu-for-xnli"),
     pytest.param(row_of_tabs_only, id="row-of-tabs-only"),
+    pytest.param(model_path_that_is_no_folder, id="model-path-no-folder"),
+    pytest.param(config_name_for_a_dlfa_checkpoint, id="config-name-for-dlfa-checkpoint"),
+    pytest.param(config_name_of_another_model_type, id="config-name-other-model-type"),
+    pytest.param(label_all_tokens_for_a_sentence_task, id="label-all-tokens-for-xnli"),
 ]
 
 
@@ -366,6 +400,41 @@ def test_bad_input_is_refused(build: Build, tmp_path, tiny_bert_dir, dlfa_checkp
 
 def test_the_table_covers_enough_kinds():
     assert len(CASES) >= 15
+
+
+HUB_OFFLINE = "no local folder of that name, and the Hub: We couldn't connect to 'https://huggingface.co'"
+
+
+@pytest.mark.parametrize(
+    ("flag", "name", "expected"),
+    [
+        ("--model_name_or_path", "runs/x/fusion_8", "no such folder"),
+        ("--model_name_or_path", "nothere", HUB_OFFLINE),
+        ("--model_name_or_path", "someone/nothere", HUB_OFFLINE),
+        ("--config_name", "~/configs/bert", "no such folder"),
+        ("--config_name", "nothere", HUB_OFFLINE),
+        ("--tokenizer_name", "./tokenizer", "no such folder"),
+        ("--tokenizer_name", "nothere", HUB_OFFLINE),
+    ],
+)
+def test_a_name_that_is_no_folder_says_so(flag, name, expected, tmp_path, tiny_bert_dir, monkeypatch, capsys):
+    """A relative path that does not exist here, or a name that is no local folder and (offline) not in the
+    Hub cache: one line naming the flag, not huggingface_hub's repo-id rules or its connection advice."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    setup = Setup(tmp=tmp_path, backbone=tiny_bert_dir, checkpoint=tmp_path, out=tmp_path / "out")
+    paths = setup.xnli()
+    argv = (
+        setup.xnli_args(paths, model=name)
+        if flag == "--model_name_or_path"
+        else setup.xnli_args(paths, flag, name)
+    )
+    code = run_cli(argv)
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith(f"error: {flag} {name}: {expected}"), error
+    assert len(error.strip().splitlines()) == 1, error
+    assert not setup.out.exists()
 
 
 # --- odd but valid input: handled, not refused -------------------------------------------------------------

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer, DataCollatorForTokenClassification
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.arguments import GlueXTrainingArguments
 from modeling_dlfa.data import read_file
-from modeling_dlfa.features import IGNORE_INDEX, num_split_examples, tokenize
+from modeling_dlfa.features import IGNORE_INDEX, inside_tags, num_split_examples, tokenize
 from modeling_dlfa.offline import backbone_is_built, default_backbone_dir
 from modeling_dlfa.scoring import dev_metric, predict_language, score_predictions
 from modeling_dlfa.tasks import get_task
@@ -210,3 +210,33 @@ def test_label_piece_skips_a_bare_sentencepiece_marker(tmp_path, real_tokenizer)
         labels = features[0]["labels"]
         assert [p for p, label in enumerate(labels) if label != IGNORE_INDEX] == positions
         assert [labels[p] for p in positions] == tags
+
+
+def test_label_all_tokens_labels_every_piece_b_as_i(tmp_path, tiny_tokenizer_dir):
+    """run_ner.py's --label_all_tokens: a word's other pieces carry its tag, B-X as I-X; without the flag only
+    the label piece does. Both tokenized into one cache folder: the flag is part of the cache key."""
+    task = get_task("panx")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    tags = ["B-PER", "I-PER", "O", "B-LOC"]
+    raw = datasets.Dataset.from_list(
+        [{"tokens": ["bcd", "ab", "cat", "xyzw"], "tags": [task.labels.index(tag) for tag in tags]}]
+    )
+    assert tokenizer(raw[0]["tokens"], is_split_into_words=True).tokens() == [
+        "[CLS]", "b", "##c", "##d", "a", "##b", "cat", "x", "##y", "##z", "##w", "[SEP]"
+    ]  # fmt: skip
+    expected = {
+        False: [None, "B-PER", None, None, "I-PER", None, "O", "B-LOC", None, None, None, None],
+        True: [None, "B-PER", "I-PER", "I-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-LOC", "I-LOC", None],
+    }  # fmt: skip
+    for label_all_tokens in (True, False):
+        features = tokenize(
+            task, raw, tokenizer, max_length=32, cache_dir=tmp_path, label_all_tokens=label_all_tokens
+        )
+        labels = [None if label == IGNORE_INDEX else task.labels[label] for label in features[0]["labels"]]
+        assert labels == expected[label_all_tokens]
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_inside_tags_turn_b_into_i_only_where_the_tag_set_has_it():
+    assert inside_tags(["O", "B-X", "I-X", "B-Y", "S-Z"]) == [0, 2, 2, 3, 4]
+    assert inside_tags(get_task("udpos").labels) == list(range(len(get_task("udpos").labels)))

@@ -22,10 +22,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import Trainer
+from transformers import AutoConfig, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
-from modeling_dlfa.resume import checkpoint_problems
+from modeling_dlfa.arguments import parse_arguments
+from modeling_dlfa.resume import checkpoint_problems, run_identity
+from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
 from .conftest import REPO_ROOT
@@ -270,13 +272,20 @@ def test_explicit_resume_from_checkpoint(interrupted, tiny_bert_dir, monkeypatch
     assert_same_model(folder, reference, f"resumed from {chosen.name} of {[p.name for p in checkpoints]}")
 
 
-def test_other_configuration_is_refused(interrupted, tiny_bert_dir, tmp_path, capsys):
+@pytest.mark.parametrize("other", ["learning_rate", "config_name"])
+def test_other_configuration_is_refused(other, interrupted, tiny_bert_dir, tmp_path, capsys):
     folder = tmp_path / "other"
     shutil.copytree(interrupted["snapshot"], folder, symlinks=True)
     before = sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
     run_config = (folder / "run_config.json").read_text()
     args = run_args(tiny_bert_dir, interrupted["data"], folder)
-    args[args.index("--learning_rate") + 1] = "2e-3"
+    if other == "learning_rate":
+        args[args.index("--learning_rate") + 1] = "2e-3"
+    else:  # the backbone built from another config (more dropout)
+        config = AutoConfig.from_pretrained(tiny_bert_dir)
+        config.hidden_dropout_prob = 0.2
+        config.save_pretrained(tmp_path / "config")
+        args += ["--config_name", str(tmp_path / "config")]
     assert main(args) == 2
     error = capsys.readouterr().err
     assert f"{folder} holds checkpoints of a different run configuration" in error
@@ -284,6 +293,27 @@ def test_other_configuration_is_refused(interrupted, tiny_bert_dir, tmp_path, ca
     # Nothing was touched: the interrupted run can still be resumed with its own configuration.
     assert sorted(str(path.relative_to(folder)) for path in folder.rglob("*")) == before
     assert (folder / "run_config.json").read_text() == run_config
+
+
+def test_identity_names_config_name_and_label_all_tokens_only_where_set(tiny_bert_dir):
+    """Either changes the model trained; left out when unset, so earlier runs' run_config.json still match."""
+    common = ["--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--output_dir", "unused"]
+    identities = {}
+    for name, extra in [
+        ("plain", []),
+        ("config", ["--config_name", "other-config"]),
+        ("all_tokens", ["--label_all_tokens"]),
+        ("trusted", ["--trust_remote_code"]),
+    ]:
+        model_args, data_args, training_args, _ = parse_arguments([*common, *extra])
+        identities[name] = run_identity(get_task("panx"), model_args, data_args, training_args, 1)
+    assert "config_name" not in identities["plain"] and "label_all_tokens" not in json.dumps(
+        identities["plain"]
+    )
+    assert identities["config"] == {**identities["plain"], "config_name": "other-config"}
+    assert identities["all_tokens"] == {**identities["plain"], "label_all_tokens": True}
+    # Trusting a repository's code is a permission, not part of what is trained.
+    assert identities["trusted"] == identities["plain"]
 
 
 def test_partial_last_checkpoint_falls_back_to_the_last_complete_one(
