@@ -1,9 +1,13 @@
-"""What a run prints: one line per model build for the weights it creates, the full report for anything else."""
+"""What a run prints: one line per model build for the weights it creates, the full report for anything else;
+and what the quick commands (--help, compare) import."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import BertModel
@@ -12,6 +16,12 @@ from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.arguments import ModelArguments
 from modeling_dlfa.model_builder import build_model, load_model_config
 from modeling_dlfa.tasks import get_task
+
+from .conftest import REPO_ROOT
+from .test_report import make_results, write_run
+
+# Seconds of imports each, and none needed to print help or compare finished runs.
+HEAVY_MODULES = {"datasets", "matplotlib", "ray", "evaluate", "seqeval"}
 
 
 def _build(path) -> DLFAForTokenClassification:
@@ -43,3 +53,36 @@ def test_unexpected_weights_still_get_the_full_report(tmp_path, tiny_bert_dir, c
     reports = [message for message in _messages(caplog) if "LOAD REPORT" in message]
     assert len(reports) == 1 and "UNEXPECTED" in reports[0] and "extra_adapter" in reports[0]
     assert not any("new weights:" in message for message in _messages(caplog))
+
+
+def _imported(*argv: str) -> tuple[set[str], str]:
+    """(top-level packages run_glue_x.py imports for `argv` in a fresh interpreter, what it prints)."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", str(REPO_ROOT / "run_glue_x.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = [line for line in completed.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in lines}, completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"), [(["--help"], "--fusion_layer"), (["compare", "--help"], "--labels")]
+)
+def test_help_imports_no_heavy_module(argv, flag):
+    imported, printed = _imported(*argv)
+    assert flag in printed
+    assert not imported & HEAVY_MODULES, sorted(imported & HEAVY_MODULES)
+
+
+def test_compare_imports_only_what_its_report_needs(tmp_path):
+    runs = [
+        write_run(tmp_path / name, make_results(fusion_layer=layer))
+        for name, layer in (("a", 6), ("b", None))
+    ]
+    imported, printed = _imported("compare", *map(str, runs), "--output_dir", str(tmp_path / "compare"))
+    assert "baseline" in printed and (tmp_path / "compare" / "compare.md").is_file()
+    # matplotlib draws compare.png; reading and tabulating results needs nothing else heavy.
+    assert not imported & (HEAVY_MODULES - {"matplotlib"}), sorted(imported & HEAVY_MODULES)
