@@ -164,6 +164,7 @@ def run_setting(
             if inputs.dev_features is not None
             else None
         ),
+        dev_name=f"dev ({data_args.train_language})",
     )
     started = time.perf_counter()
     split_metrics = {}
@@ -181,7 +182,7 @@ def run_setting(
         raw = inputs.data.evaluation[language]
         logger.info("Evaluating %s (%d examples, %d rows)", language, len(raw), len(features))
         metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
-            trainer, task, raw, features, data_args.return_entity_level_metrics
+            trainer, task, raw, features, data_args.return_entity_level_metrics, language
         )
         scores[language] = metrics[language][task.metric]
         counts["num_examples"][language] = len(raw)

@@ -3,9 +3,12 @@ and what the quick commands (--help, compare) import."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +19,10 @@ from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.arguments import ModelArguments
 from modeling_dlfa.model_builder import build_model, load_model_config
 from modeling_dlfa.tasks import get_task
+from run_glue_x import main
 
 from .conftest import REPO_ROOT
+from .fixtures import FAST, write_xnli_dir
 from .test_report import make_results, write_run
 
 # Seconds of imports each, and none needed to print help or compare finished runs.
@@ -86,3 +91,32 @@ def test_compare_imports_only_what_its_report_needs(tmp_path):
     assert "baseline" in printed and (tmp_path / "compare" / "compare.md").is_file()
     # matplotlib draws compare.png; reading and tabulating results needs nothing else heavy.
     assert not imported & (HEAVY_MODULES - {"matplotlib"}), sorted(imported & HEAVY_MODULES)
+
+
+def _run(*argv) -> tuple[int, str, str]:
+    """run_glue_x.py's (exit code, stdout, stderr); tqdm writes to the stderr of the moment its bar opens."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(arg) for arg in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def xnli_printed(tmp_path_factory, tiny_bert_dir) -> tuple[Path, str, str]:
+    """A tiny XNLI run (de and fr zero-shot) with progress bars on: (output_dir, stdout, stderr)."""
+    data = write_xnli_dir(tmp_path_factory.mktemp("xnli"))
+    output = tmp_path_factory.mktemp("runs") / "xnli"
+    code, out, err = _run(
+        "--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "1",
+        "--data_dir", data, "--output_dir", output, "--disable_tqdm", "false", "--report_to", "none", *FAST,
+    )  # fmt: skip
+    assert code == 0, err[-2000:]
+    return output, out, err
+
+
+def test_progress_bars_say_what_they_count(xnli_printed):
+    _, _, err = xnli_printed
+    # Each bar's description leads its lines: training, the per-epoch and final selection, then each language.
+    for name in ("training", "dev (en)", "evaluating de", "evaluating fr"):
+        assert f"{name}: 100%" in err, err[-3000:]
+
