@@ -24,13 +24,13 @@ from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
 from .model_builder import build_model, load_model_config, parse_fusion_layers
-from .outputs import run_results, write_outputs, write_predictions
+from .outputs import output_paths, run_results, write_outputs, write_predictions
 from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
 from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
-from .sweep_report import sweep_markdown, write_sweep_report
+from .sweep_report import sweep_markdown, sweep_paths, write_sweep_report
 from .task_files import load_task_file, with_dataset_flags
 from .tasks import Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
@@ -309,6 +309,7 @@ def run(
     if len(trials) == 1:
         results = trial_results[0]
         print(terminal_summary(results))
+        print(output_paths(output_dir, data_args.save_model))
         if push:
             publish(output_dir, training_args)
         return results
@@ -337,6 +338,7 @@ def run(
         write_sweep_report(sweep, output_dir)
         sweep.write(output_dir)
     print(sweep_markdown(sweep))
+    print(sweep_paths(sweep, output_dir))
     if push:
         # The setting chosen on the training language's dev set is the model worth sharing; of its seeds,
         # the one best on that dev set too.

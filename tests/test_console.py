@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from transformers import BertModel
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.arguments import ModelArguments
 from modeling_dlfa.model_builder import build_model, load_model_config
+from modeling_dlfa.results import SweepResults
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
@@ -120,3 +122,31 @@ def test_progress_bars_say_what_they_count(xnli_printed):
     for name in ("training", "dev (en)", "evaluating de", "evaluating fr"):
         assert f"{name}: 100%" in err, err[-3000:]
 
+
+def test_the_summary_ends_with_where_the_files_are(xnli_printed):
+    output, out, _ = xnli_printed
+    after_table = out.split("-" * 100)[-1].splitlines()
+    assert [line.split()[0] for line in after_table if line.strip()][-4:] == [
+        "results", "report", "predictions", "model"
+    ]  # fmt: skip
+    assert f"results      {output / 'results.json'}" in out
+    assert f"report       {output / 'results.md'}" in out
+    assert f"predictions  {output / 'predictions'}{os.sep}" in out
+    assert f"model        {output}{os.sep} (" in out
+    assert (output / "results.md").is_file() and (output / "predictions" / "de.jsonl").is_file()
+
+
+def test_a_sweep_summary_names_its_files_and_the_selected_setting(tmp_path, tiny_bert_dir):
+    data = write_xnli_dir(tmp_path / "xnli")
+    output = tmp_path / "sweep"
+    code, out, err = _run(
+        "--task_name", "xnli", "--model_name_or_path", tiny_bert_dir, "--fusion_layer", "none,1",
+        "--data_dir", data, "--output_dir", output, "--save_model", "false", "--disable_tqdm", "true",
+        "--report_to", "none", *FAST,
+    )  # fmt: skip
+    assert code == 0, err[-2000:]
+    selected = SweepResults.read(output).selected
+    assert f"sweep        {output / 'sweep.json'}" in out
+    assert f"report       {output / 'sweep.md'}" in out
+    assert f"selected     {output / selected.dir}{os.sep} ({selected.label}, best on the en dev set)" in out
+    assert (output / selected.dir / "results.json").is_file()
