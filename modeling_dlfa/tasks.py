@@ -24,6 +24,8 @@ TOKEN = "token"
 METRICS = ("accuracy", "span_f1", "token_accuracy")
 EXTRA_METRICS = ("span_precision", "span_recall", "token_accuracy")
 HUB_SPLITS = ("train", "validation", "test")
+# What every task reads from files (XTREME TSV, JSON Lines); CoNLL-U only where a token task asks for it.
+FILE_SUFFIXES = (".json", ".jsonl", ".tsv", ".txt")
 # The paper's groups: English and its family (enf), every other language (noenf).
 LANGUAGE_GROUPS = {"enf": ("en", "de")}
 
@@ -125,6 +127,11 @@ class Task:
     # Per-entity-type scores apply to NER-style tag sets only (see TokenTask).
     has_entity_spans: ClassVar[bool] = False
 
+    @property
+    def file_suffixes(self) -> tuple[str, ...]:
+        """The file suffixes this task reads (data.read_file picks the reader)."""
+        return FILE_SUFFIXES
+
     def data_files(self) -> dict[str, dict[str, Path]]:
         """{split: {language: path}} of the task's own files (the layout `find_xtreme_files` returns)."""
         found: dict[str, dict[str, Path]] = {}
@@ -193,6 +200,8 @@ class SequenceTask(Task):
 class TokenTask(Task):
     """One label per word: columns `tokens` (words) and `tags` (class ids)."""
 
+    # Also reads CoNLL-U files: their words and UPOS column (UD POS).
+    conllu: bool = False
     kind: str = TOKEN
     metrics_allowed: ClassVar[tuple[str, ...]] = (
         "span_f1",
@@ -209,6 +218,10 @@ class TokenTask(Task):
         return datasets.Features(
             {"tokens": datasets.List(datasets.Value("string")), "tags": datasets.List(label)}
         )
+
+    @property
+    def file_suffixes(self) -> tuple[str, ...]:
+        return tuple(sorted((*FILE_SUFFIXES, ".conllu"))) if self.conllu else FILE_SUFFIXES
 
     @property
     def has_entity_spans(self) -> bool:
@@ -344,6 +357,7 @@ TASKS: dict[str, Task] = {
         hub_repo="google/xtreme",
         hub_text_columns=("tokens",),
         hub_label_column="pos_tags",
+        conllu=True,
         hub_configs=tuple((code, f"udpos.{name}") for code, name in sorted(UDPOS_HUB_NAMES.items())),
         # Their treebanks have no dev set (UD 2.5, as XTREME ships it).
         hub_language_splits=(
