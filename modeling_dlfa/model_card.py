@@ -98,20 +98,28 @@ def _built_license(name_or_path: str) -> str | None:
 
 
 def hub_datasets(results: RunResults) -> list[str]:
-    """The Hub datasets the run read, or [] when any of its data came from files (a card must not name a Hub
-    dataset the model was not trained or scored on)."""
-    # "N examples held out of <source>" names the source it was taken from.
-    repos = {source.split(" held out of ")[-1].split(" (")[0] for source in results.data_sources.values()}
-    return sorted(repos) if repos and all(is_hub_id(repo) for repo in repos) else []
+    """The Hub datasets the run read, or [] when any of its data came from files or its results.json does not
+    record where the data came from (a card must not name a Hub dataset the model was not trained or scored
+    on)."""
+    origins = (results.data_origins or {}).values()
+    if not origins or any(origin.kind != "hub" for origin in origins):
+        return []
+    return sorted({origin.repo for origin in origins})
 
 
 def data_description(results: RunResults) -> str:
-    """Where the data came from, for the card's text: the Hub dataset, or the local files by name."""
-    repos = hub_datasets(results)
+    """Where the data came from, for the card's text: the Hub datasets, and the local files by name."""
+    if not results.data_origins:
+        return "the data its results.json lists under `data_sources`"
+    origins = results.data_origins.values()
+    repos = sorted({origin.repo for origin in origins if origin.kind == "hub"})
+    files = sorted({Path(origin.path).name for origin in origins if origin.kind == "file"})
+    parts = []
     if repos:
-        return ", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos)
-    files = sorted({Path(source.split(" held out of ")[-1]).name for source in results.data_sources.values()})
-    return "local files (" + ", ".join(f"`{name}`" for name in files) + ")"
+        parts.append(", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos))
+    if files:
+        parts.append("local files (" + ", ".join(f"`{name}`" for name in files) + ")")
+    return " and ".join(parts)
 
 
 def read_results(output_dir: str | os.PathLike) -> RunResults:
@@ -280,6 +288,7 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     display = TASK_DISPLAY.get(task.name, task.name)
     metric_display = results.metric_display
     repos = hub_datasets(results)
+    origins = results.data_origins or {}
     common = {
         "task_type": task.pipeline_tag,
         "task_name": f"Zero-shot cross-lingual transfer from {results.train_language}",
@@ -291,7 +300,7 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     per_language = [
         EvalResult(
             dataset_name=f"{display} ({code})",
-            dataset_config=_dataset_config(task, code) if repos else None,
+            dataset_config=origins[code].config if repos else None,
             metric_name=metric_display,
             metric_value=round(score, 2),
             **common,
@@ -305,14 +314,6 @@ def eval_results(results: RunResults) -> list[EvalResult]:
         **common,
     )
     return [*per_language, average]
-
-
-def _dataset_config(task: Task, language: str) -> str:
-    try:
-        return task.hub_config(language)
-    except ValueError:
-        # A language from a local data folder that the Hub dataset does not name.
-        return language
 
 
 def _template_context(

@@ -118,6 +118,7 @@ def run_results(
         num_unpredicted_words=counts["num_unpredicted_words"],
         num_train_examples=len(inputs.data.train) if training_args.do_train else 0,
         data_sources=inputs.data.sources,
+        data_origins=inputs.data.origins,
         heldout=inputs.data.heldout,
         seed=training_args.seed,
         training={

@@ -7,6 +7,7 @@ held out of training only, in every language.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import datasets
 
 from .arguments import DataArguments
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
+from .results import DataOrigin
 from .tasks import Task, check_languages
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class TaskData:
     dev: datasets.Dataset | None = None
     evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # The same, structured: what the model card reads to credit the data.
+    origins: dict[str, DataOrigin] = field(default_factory=dict)
     # With --dev_holdout: the rows held out of the training file, as recorded in results.json.
     heldout: dict | None = None
     # Languages left out of the evaluation, with the reason.
@@ -61,22 +65,33 @@ def _read(task: Task, path: str | os.PathLike) -> datasets.Dataset:
     return _numbered(read_file(task, path))
 
 
+def _file_origin(path: str | os.PathLike) -> DataOrigin:
+    return DataOrigin(kind="file", path=str(path))
+
+
 def _hub_or_file(task: Task, language: str, split: str, files: dict[str, dict[str, Path]], token=None):
-    """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
+    """(dataset, source, origin) for one language's split from the data folder when it has it, else the Hub."""
     xtreme_split = {"train": "train", "validation": "dev", "test": "test"}[split]
     path = files.get(xtreme_split, {}).get(language)
     if path is not None:
-        return _read(task, path), str(path)
+        return _read(task, path), str(path), _file_origin(path)
     if files:
         raise DataError(
             f"the data folder has no {xtreme_split}-{language}.tsv for {task.name}; it has "
             f"{', '.join(f'{xtreme_split}-{code}.tsv' for code in sorted(files.get(xtreme_split, {}))) or 'none'}"
         )
     dataset = load_hub_split(task, language, split, token=token)
-    config = (
-        f"{task.hub_language_column}={language}" if task.hub_language_column else task.hub_config(language)
+    column = task.hub_language_column
+    config = f"{column}={language}" if column else task.hub_config(language)
+    origin = DataOrigin(
+        kind="hub",
+        repo=task.hub_repo,
+        config=None if column else config,
+        split=split,
+        language_column=column or None,
+        language=language,
     )
-    return _numbered(dataset), f"{task.hub_repo} ({config}, {split})"
+    return _numbered(dataset), f"{task.hub_repo} ({config}, {split})", origin
 
 
 def _available_eval_languages(task: Task, data_args: DataArguments, files, eval_files) -> list[str]:
@@ -118,8 +133,9 @@ def load_task_data(
     if training:
         if data_args.train_file:
             data.train, data.sources["train"] = _read(task, data_args.train_file), data_args.train_file
+            data.origins["train"] = _file_origin(data_args.train_file)
         else:
-            data.train, data.sources["train"] = _hub_or_file(
+            data.train, data.sources["train"], data.origins["train"] = _hub_or_file(
                 task, language, data_args.train_split, files, token
             )
     if data_args.dev_holdout:
@@ -134,6 +150,7 @@ def load_task_data(
         split = data.train.train_test_split(test_size=data_args.dev_holdout, seed=SUBSET_SEED)
         data.train, data.dev = split["train"], split["test"]
         data.sources["dev"] = f"{data_args.dev_holdout} examples held out of {data.sources['train']}"
+        data.origins["dev"] = dataclasses.replace(data.origins["train"], heldout=data_args.dev_holdout)
         data.heldout = {
             "count": data_args.dev_holdout,
             "seed": SUBSET_SEED,
@@ -142,9 +159,12 @@ def load_task_data(
         }
     elif data_args.validation_file:
         data.dev, data.sources["dev"] = _read(task, data_args.validation_file), data_args.validation_file
+        data.origins["dev"] = _file_origin(data_args.validation_file)
     elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
         # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
-        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, token)
+        data.dev, data.sources["dev"], data.origins["dev"] = _hub_or_file(
+            task, language, "validation", files, token
+        )
     if data.train is not None:
         # Drawn from the rows left for training: never from the held-out ones.
         data.train = _subset(data.train, data_args.max_train_samples)
@@ -165,18 +185,21 @@ def load_task_data(
     for code in check_languages(task, wanted, available=available):
         if code == language and trained_on_dev:
             data.evaluation[code], data.sources[code] = data.dev, data.sources["dev"]
+            data.origins[code] = data.origins["dev"]
             continue
         if code in eval_files:
             data.evaluation[code], data.sources[code] = _read(task, eval_files[code]), str(eval_files[code])
+            data.origins[code] = _file_origin(eval_files[code])
         elif not files and data_args.eval_split not in task.hub_splits_of(code):
             data.skipped[code] = f"no {data_args.eval_split} split on {task.hub_repo}"
             continue
         else:
-            data.evaluation[code], data.sources[code] = _hub_or_file(
+            data.evaluation[code], data.sources[code], data.origins[code] = _hub_or_file(
                 task, code, data_args.eval_split, files, token
             )
         if same_rows:
             data.evaluation[code] = _same_rows(task, data.evaluation[code], data.sources[code], data)
+            data.origins[code] = dataclasses.replace(data.origins[code], heldout=data.heldout["count"])
         data.evaluation[code] = _subset(data.evaluation[code], data_args.max_eval_samples)
     if data.skipped:
         logger.warning(

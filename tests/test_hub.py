@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from huggingface_hub import CommitInfo, ModelCard
@@ -21,10 +23,12 @@ from modeling_dlfa.atomic import write_bytes, write_json, write_text
 from modeling_dlfa.hub import PublishError, PushPlan, check_publishable, files_to_upload, main, push_to_hub
 from modeling_dlfa.model_card import build_model_card, eval_results, write_model_card
 from modeling_dlfa.modeling_dlfa import DLFAMaskedBatchNorm1d
-from modeling_dlfa.results import RunResults
+from modeling_dlfa.results import DataOrigin, RunResults
 from modeling_dlfa.tasks import get_task
+from run_glue_x import main as run_main
 
 from .conftest import REPO_ROOT, save_tiny_tokenizer, tiny_backbone_config
+from .fixtures import FAST, WORDS, write_xnli_dir
 
 REPO_ID = "someone/tiny-dlfa"
 FIXED_INPUT_IDS = [[2, 40, 31, 60, 3, 58, 62, 3, 0, 0], [2, 61, 64, 59, 57, 3, 40, 41, 42, 3]]
@@ -76,6 +80,12 @@ def make_results(task: str, languages: dict[str, float], fusion_layer: int | Non
             "train": f"{task_info.hub_repo} ({task_info.hub_config('en')}, train)",
             "dev": f"{task_info.hub_repo} ({task_info.hub_config('en')}, validation)",
             **{code: f"{task_info.hub_repo} ({task_info.hub_config(code)}, validation)" for code in languages},
+        },
+        "data_origins": {
+            name: {"kind": "hub", "repo": task_info.hub_repo, "config": task_info.hub_config(code),
+                   "split": split, "language": code}
+            for name, code, split in [("train", "en", "train"), ("dev", "en", "validation"),
+                                      *((code, code, "validation") for code in languages)]
         },
         "train_dev_score": languages["en"],
         "seed": 42,
@@ -538,6 +548,9 @@ def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
         "train": "demo/data/panx/train-en.tsv", "dev": "demo/data/panx/dev-en.tsv",
         "en": "demo/data/panx/dev-en.tsv", "de": "demo/data/panx/dev-de.tsv",
     }  # fmt: skip
+    results["data_origins"] = {
+        name: {"kind": "file", "path": path} for name, path in results["data_sources"].items()
+    }
     model = tiny_model("panx")
     model.save_pretrained(tmp_path / "run")
     card = build_model_card(RunResults.from_dict(results), tmp_path / "run")
@@ -549,3 +562,63 @@ def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
     assert {result["dataset"]["type"] for index in data["model-index"] for result in index["results"]} == {
         "panx"
     }
+
+
+def test_a_results_json_from_before_data_origins_still_renders_a_card(tmp_path):
+    """Without the structured origins the card credits no Hub dataset (it cannot know) and points at the
+    sources results.json lists."""
+    results = {key: value for key, value in XNLI_RESULTS.items() if key != "data_origins"}
+    tiny_model("xnli").save_pretrained(tmp_path)
+    card = build_model_card(RunResults.from_dict(results), tmp_path)
+    data = card.data.to_dict()
+    assert not data.get("datasets")
+    assert "the data its results.json lists under `data_sources`" in str(card)
+    assert {result["dataset"]["type"] for index in data["model-index"] for result in index["results"]} == {
+        "xnli"
+    }
+
+
+def _xnli_rows(count: int, seed: int) -> dict[str, list]:
+    rng = random.Random(seed)
+
+    def sentence() -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7)))
+
+    return {
+        "premise": [sentence() for _ in range(count)],
+        "hypothesis": [sentence() for _ in range(count)],
+        "label": [rng.randrange(3) for _ in range(count)],
+    }
+
+
+def test_cards_credit_the_data_a_run_read(tmp_path, tiny_bert_dir, monkeypatch):
+    """A run from files names the files and no Hub dataset; a run from the (faked) Hub names the dataset and
+    each language's config, read from results.json's data_origins."""
+    data = write_xnli_dir(tmp_path / "xnli", languages=("de",))
+    common = ["--task_name", "xnli", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1", *FAST]
+    assert run_main([*common, "--data_dir", str(data), "--output_dir", str(tmp_path / "files")]) == 0
+    from_files = RunResults.read(tmp_path / "files")
+    assert from_files.data_origins["de"] == DataOrigin(kind="file", path=str(data / "dev-de.tsv"))
+    card = ModelCard.load(tmp_path / "files" / "README.md")
+    assert not card.data.datasets and "facebook/xnli" not in card.text
+    assert "local files (`dev-de.tsv`, `dev-en.tsv`, `train-en.tsv`)" in card.text
+
+    calls = []
+
+    def load_dataset(repo, config=None, split=None, cache_dir=None, **kwargs):
+        calls.append((repo, config, split))
+        return datasets.Dataset.from_dict(_xnli_rows(24 if split == "train" else 8, seed=len(calls)))
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    output = tmp_path / "hub"
+    assert run_main([*common, "--eval_languages", "en,de", "--output_dir", str(output)]) == 0
+    assert ("facebook/xnli", "de", "validation") in calls
+    origin = RunResults.read(output).data_origins["de"]
+    assert origin == DataOrigin(
+        kind="hub", repo="facebook/xnli", config="de", split="validation", language="de"
+    )
+    card = ModelCard.load(output / "README.md")
+    assert card.data.datasets == ["facebook/xnli"]
+    assert "[`facebook/xnli`](https://huggingface.co/datasets/facebook/xnli)" in card.text
+    configs = {result.dataset_config for result in card.data.eval_results if result.dataset_config}
+    assert configs == {"en", "de"} and "local files" not in card.text
