@@ -46,6 +46,26 @@ EXAMPLE_INPUTS = {
     "panx": ["Angela Merkel met Emmanuel Macron in Paris.", "Angela Merkel traf Emmanuel Macron in Paris."],
     "udpos": ["The old man reads a book.", "Der alte Mann liest ein Buch."],
 }  # fmt: skip
+# What the model's config.json chose where the paper is silent or where this model departs from it.
+GLOBAL_NORM_TEXT = {
+    "batch": "both branches use BatchNorm, as in the paper; the local branch's statistics count real tokens only, "
+    "the global branch's are taken over the pooled vectors of a batch's examples.",
+    "layer": "the local branch uses BatchNorm whose statistics count real tokens only, as in the paper; the global "
+    "branch uses GroupNorm with one group instead of BatchNorm: each example's pooled vector is normalised over "
+    "its own channels, so the branch does not depend on the other examples of a batch (BatchNorm sees a single "
+    "value per channel at one example per device).",
+}
+GATE_TEXT = {
+    "paper": "AIF(W) = W · sigmoid(global + local), as Eq. 1 is written (not bounded).",
+    "sigmoid": "AIF(W) = sigmoid(global + local), bounded to [0, 1] as in Attentional Feature Fusion (Dai et "
+    "al., 2021), instead of Eq. 1's unbounded W · sigmoid(global + local).",
+}
+INIT_TEXT = {
+    "paper": "Eq. 2 as written, from the first training step.",
+    "identity": "the head reads L2 + s · (L − L2), with a per-channel scale s initialised at 0: the fused layer "
+    "starts equal to the last layer (the pretrained representation), and training learns how much of the "
+    "fusion to use.",
+}
 TRAINING_LABELS = {
     "learning_rate": "Learning rate",
     "num_train_epochs": "Epochs",
@@ -345,6 +365,11 @@ def _template_context(
         "is_baseline": config.fusion_layer is None,
         "fusion_layer": config.fusion_layer,
         "fusion_gate": config.fusion_gate,
+        "gate_text": GATE_TEXT[config.fusion_gate],
+        "fusion_init": config.fusion_init,
+        "init_text": INIT_TEXT[config.fusion_init],
+        "aif_global_norm": config.aif_global_norm,
+        "global_norm_text": GLOBAL_NORM_TEXT[config.aif_global_norm],
         "aif_reduction": config.aif_reduction,
         "num_layers": config.num_hidden_layers,
         "backbone_type": config.backbone_config.model_type,

@@ -298,6 +298,37 @@ def test_baseline_card_says_there_is_no_fusion(tmp_path):
     assert "+ DLFA (baseline)" in text and "no fusion module" in text
 
 
+@pytest.mark.parametrize(
+    ("fields", "says", "does_not_say"),
+    [
+        (
+            {"aif_global_norm": "batch", "fusion_init": "paper", "fusion_gate": "paper"},
+            ["both branches use BatchNorm", "W · sigmoid(global + local), as Eq. 1 is written",
+             "Eq. 2 as written, from the first training step"],
+            ["GroupNorm", "per-channel scale", "bounded to [0, 1]"],
+        ),
+        (
+            {"aif_global_norm": "layer", "fusion_init": "identity", "fusion_gate": "sigmoid"},
+            ["the global branch uses GroupNorm with one group", "AIF(W) = sigmoid(global + local), bounded",
+             "a per-channel scale s initialised at 0: the fused layer starts equal to the last layer"],
+            ["both branches use BatchNorm", "Eq. 2 as written, from"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_method_text_follows_the_models_config(tmp_path, fields, says, does_not_say):
+    """Runs default to the per-example norm; a card must describe the branches, gate and start the weights have."""
+    config = DLFAConfig(backbone_config=tiny_backbone_config("bert", num_layers=2), fusion_layer=1, num_labels=3,
+                        **fields)  # fmt: skip
+    config.save_pretrained(tmp_path)
+    results = RunResults.from_dict({**XNLI_RESULTS, **fields})
+    method = str(build_model_card(results, tmp_path)).split("## Method", 1)[1].split("## Training", 1)[0]
+    method = " ".join(method.split())  # the text as read, whatever its line breaks
+    for text in [*says, *(f'{name}="{value}"' for name, value in fields.items())]:
+        assert text in method
+    for text in does_not_say:
+        assert text not in method
+
+
 def test_card_refuses_results_of_another_run(run_dir):
     with pytest.raises(ValueError, match="fusion_layer"):
         write_model_card(run_dir, RunResults.from_dict({**XNLI_RESULTS, "fusion_layer": 0}))
