@@ -32,20 +32,26 @@ BUILD_INFO_FILE = "BUILD_INFO.json"
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
 TASK_DISPLAY = {"xnli": "XNLI", "pawsx": "PAWS-X", "panx": "WikiANN (PAN-X)", "udpos": "UD POS"}
-EXAMPLE_INPUTS = {
+# The usage snippet's examples, as (text, second text) or (sentence,); the task turns them into pipeline inputs.
+EXAMPLE_TEXTS = {
     "xnli": [
-        {"text": "A man is playing a guitar on stage.", "text_pair": "Someone is making music."},
-        {"text": "Ein Mann spielt auf der Bühne Gitarre.", "text_pair": "Niemand macht Musik."},
+        ("A man is playing a guitar on stage.", "Someone is making music."),
+        ("Ein Mann spielt auf der Bühne Gitarre.", "Niemand macht Musik."),
     ],
     "pawsx": [
-        {"text": "The bridge was built in 1880 and rebuilt after the flood.",
-         "text_pair": "After the flood, the bridge built in 1880 was rebuilt."},
-        {"text": "Le pont a été construit en 1880 et reconstruit après la crue.",
-         "text_pair": "La crue a été construite en 1880 et reconstruite après le pont."},
+        ("The bridge was built in 1880 and rebuilt after the flood.",
+         "After the flood, the bridge built in 1880 was rebuilt."),
+        ("Le pont a été construit en 1880 et reconstruit après la crue.",
+         "La crue a été construite en 1880 et reconstruite après le pont."),
     ],
-    "panx": ["Angela Merkel met Emmanuel Macron in Paris.", "Angela Merkel traf Emmanuel Macron in Paris."],
-    "udpos": ["The old man reads a book.", "Der alte Mann liest ein Buch."],
+    "panx": [("Angela Merkel met Emmanuel Macron in Paris.",), ("Angela Merkel traf Emmanuel Macron in Paris.",)],
+    "udpos": [("The old man reads a book.",), ("Der alte Mann liest ein Buch.",)],
 }  # fmt: skip
+# Any other task (a task file): one-text and tagging tasks read the first text.
+OTHER_EXAMPLE_TEXTS = [
+    ("The new phone works very well.", "It is a good phone."),
+    ("Das neue Telefon funktioniert sehr gut.", "Es ist ein gutes Telefon."),
+]
 # What the model's config.json chose where the paper is silent or where this model departs from it.
 GLOBAL_NORM_TEXT = {
     "batch": "both branches use BatchNorm, as in the paper; the local branch's statistics count real tokens only, "
@@ -360,7 +366,11 @@ def _template_context(
         "model_id_literal": repr(model_id),
         "revision_literal": repr(revision or "main"),
         "revision_pinned": revision is not None,
-        "example_inputs": [repr(example) for example in EXAMPLE_INPUTS.get(task.name, [])],
+        "example_inputs": [
+            repr(example)
+            for example in task.pipeline_inputs(EXAMPLE_TEXTS.get(task.name, OTHER_EXAMPLE_TEXTS))
+        ],
+        "input_form": task.pipeline_input_form,
         "labels": [config.id2label[index] for index in sorted(config.id2label)],
         "is_baseline": config.fusion_layer is None,
         "fusion_layer": config.fusion_layer,

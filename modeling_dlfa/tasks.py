@@ -8,7 +8,7 @@ else in the package branches on the kind: it asks the task.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -195,6 +195,17 @@ class SequenceTask(Task):
             for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
         ]
 
+    def pipeline_inputs(self, examples: Sequence[tuple[str, ...]]) -> list:
+        """What the text-classification pipeline takes for (text, second text) examples: the pair as a dict,
+        or for one-text tasks the text alone (the model card's usage snippet)."""
+        return [{"text": text, "text_pair": second} if self.pair else text for text, second in examples]
+
+    @property
+    def pipeline_input_form(self) -> str:
+        if self.pair:
+            return 'Each input is a sentence pair, `{"text": ..., "text_pair": ...}`'
+        return "Each input is one text, as a string"
+
 
 @dataclass(frozen=True)
 class TokenTask(Task):
@@ -272,6 +283,12 @@ class TokenTask(Task):
             {"tokens": tokens, "labels": gold, "predictions": guess}
             for tokens, gold, guess in zip(raw["tokens"], self.references(raw), guesses, strict=True)
         ]
+
+    def pipeline_inputs(self, examples: Sequence[tuple[str, ...]]) -> list[str]:
+        """What the token-classification pipeline takes for these examples: the sentence (the first text)."""
+        return [text for text, *_ in examples]
+
+    pipeline_input_form: ClassVar[str] = "Each input is one sentence, as a string"
 
 
 KINDS: dict[str, type[Task]] = {SEQUENCE: SequenceTask, TOKEN: TokenTask}

@@ -284,6 +284,10 @@ def test_card_body_states_scores_recipe_and_citation(xnli_dir):
     assert "trust_remote_code=True" in text and "revision=revision" in text
     assert "arXiv" in text and "2205.08497" in text and "Chen, Beiduo" in text
     assert "<your-username>/" in python_block(text)
+    assert "print(classifier({'text': 'A man is playing a guitar on stage.', 'text_pair':" in python_block(
+        text
+    )
+    assert 'Each input is a sentence pair, `{"text": ..., "text_pair": ...}`' in text
 
 
 def test_baseline_card_says_there_is_no_fusion(tmp_path):
