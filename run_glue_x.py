@@ -69,11 +69,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return predict_main(argv[1:])
         from modeling_dlfa.arguments import parse_arguments
+
+        model_args, data_args, training_args, sweep_args = parse_arguments(argv)
+        # After parsing: --help and a bad flag need none of the training stack (datasets, the Trainer, metrics).
         from modeling_dlfa.sweep import SweepError
         from modeling_dlfa.transfer import run
 
         failures = (*failures, SweepError)
-        model_args, data_args, training_args, sweep_args = parse_arguments(argv)
         setup_logging(training_args)
         run(model_args, data_args, training_args, sweep_args)
     except Exception as error:

@@ -105,14 +105,17 @@ class DataArguments:
         metadata={"help": "A folder in the XTREME layout: <split>-<lang>.tsv (default: the Hub)."},
     )
     train_file: str | None = field(
-        default=None, metadata={"help": "Training data of the training language (.tsv, .conllu, .jsonl)."}
+        default=None,
+        metadata={"help": "Training data of the training language (.tsv or .jsonl; udpos also .conllu)."},
     )
     validation_file: str | None = field(
         default=None, metadata={"help": "The training language's dev set, used for checkpoint selection."}
     )
     eval_files: str | None = field(
         default=None,
-        metadata={"help": "Evaluation files per language: 'de=path,fr=path' (.tsv, .conllu, .jsonl)."},
+        metadata={
+            "help": "Evaluation files per language: 'de=path,fr=path' (.tsv or .jsonl; udpos also .conllu)."
+        },
     )
     train_language: str = field(
         default="en", metadata={"help": "The one language trained (and selected) on."}

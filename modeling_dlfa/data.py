@@ -140,8 +140,11 @@ def read_xtreme_tsv(task: str | Task, path: str | os.PathLike) -> datasets.Datas
 def read_conllu(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """Words and UPOS tags of a CoNLL-U file; multi-word token ranges and empty nodes are skipped."""
     task, path = tasks.get_task(task), Path(path)
-    if task.name != "udpos":
-        raise DataError(f"{path}: CoNLL-U files hold UPOS tags, for task udpos only; got task {task.name!r}")
+    if ".conllu" not in task.file_suffixes:
+        raise DataError(
+            f"{path}: CoNLL-U files hold UPOS tags, which task {task.name} does not read; it reads "
+            f"{', '.join(task.file_suffixes)}"
+        )
     label2id = task.label2id
     columns: dict[str, list] = {"tokens": [], "tags": []}
     names = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
@@ -259,14 +262,17 @@ _READERS: dict[str, Callable[[str | Task, str | os.PathLike], datasets.Dataset]]
 
 
 def read_file(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
-    """Read `path` with the reader its suffix calls for."""
-    path = Path(path)
+    """Read `path` with the reader its suffix calls for, if the task reads files of that kind."""
+    task, path = tasks.get_task(task), Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise DataError(f"{path}: unsupported suffix {path.suffix!r}; allowed: {', '.join(_READERS)}")
-    return reader(task, path)
+    suffix = path.suffix.lower()
+    if suffix not in task.file_suffixes:
+        raise DataError(
+            f"{path}: unsupported suffix {path.suffix!r} for task {task.name}; allowed: "
+            f"{', '.join(task.file_suffixes)}"
+        )
+    return _READERS[suffix](task, path)
 
 
 def find_xtreme_files(task: str | Task, data_dir: str | os.PathLike) -> dict[str, dict[str, Path]]:

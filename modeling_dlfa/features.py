@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
+    import datasets
+
     from .tasks import Task
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,9 @@ def tokenize(
     key = cache_key(task, dataset, tokenizer, max_length, pad_to_max_length, label_piece, label_all_tokens)
     path = cache_dir / key
     if path.is_dir() and not overwrite_cache:
+        # Imported here: run_glue_x.py --help reads LABEL_PIECES from this module and needs no datasets.
+        import datasets
+
         features = datasets.load_from_disk(str(path))
     else:
         padding = "max_length" if pad_to_max_length else False

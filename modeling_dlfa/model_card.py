@@ -32,20 +32,46 @@ BUILD_INFO_FILE = "BUILD_INFO.json"
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
 TASK_DISPLAY = {"xnli": "XNLI", "pawsx": "PAWS-X", "panx": "WikiANN (PAN-X)", "udpos": "UD POS"}
-EXAMPLE_INPUTS = {
+# The usage snippet's examples, as (text, second text) or (sentence,); the task turns them into pipeline inputs.
+EXAMPLE_TEXTS = {
     "xnli": [
-        {"text": "A man is playing a guitar on stage.", "text_pair": "Someone is making music."},
-        {"text": "Ein Mann spielt auf der Bühne Gitarre.", "text_pair": "Niemand macht Musik."},
+        ("A man is playing a guitar on stage.", "Someone is making music."),
+        ("Ein Mann spielt auf der Bühne Gitarre.", "Niemand macht Musik."),
     ],
     "pawsx": [
-        {"text": "The bridge was built in 1880 and rebuilt after the flood.",
-         "text_pair": "After the flood, the bridge built in 1880 was rebuilt."},
-        {"text": "Le pont a été construit en 1880 et reconstruit après la crue.",
-         "text_pair": "La crue a été construite en 1880 et reconstruite après le pont."},
+        ("The bridge was built in 1880 and rebuilt after the flood.",
+         "After the flood, the bridge built in 1880 was rebuilt."),
+        ("Le pont a été construit en 1880 et reconstruit après la crue.",
+         "La crue a été construite en 1880 et reconstruite après le pont."),
     ],
-    "panx": ["Angela Merkel met Emmanuel Macron in Paris.", "Angela Merkel traf Emmanuel Macron in Paris."],
-    "udpos": ["The old man reads a book.", "Der alte Mann liest ein Buch."],
+    "panx": [("Angela Merkel met Emmanuel Macron in Paris.",), ("Angela Merkel traf Emmanuel Macron in Paris.",)],
+    "udpos": [("The old man reads a book.",), ("Der alte Mann liest ein Buch.",)],
 }  # fmt: skip
+# Any other task (a task file): one-text and tagging tasks read the first text.
+OTHER_EXAMPLE_TEXTS = [
+    ("The new phone works very well.", "It is a good phone."),
+    ("Das neue Telefon funktioniert sehr gut.", "Es ist ein gutes Telefon."),
+]
+# What the model's config.json chose where the paper is silent or where this model departs from it.
+GLOBAL_NORM_TEXT = {
+    "batch": "both branches use BatchNorm, as in the paper; the local branch's statistics count real tokens only, "
+    "the global branch's are taken over the pooled vectors of a batch's examples.",
+    "layer": "the local branch uses BatchNorm whose statistics count real tokens only, as in the paper; the global "
+    "branch uses GroupNorm with one group instead of BatchNorm: each example's pooled vector is normalised over "
+    "its own channels, so the branch does not depend on the other examples of a batch (BatchNorm sees a single "
+    "value per channel at one example per device).",
+}
+GATE_TEXT = {
+    "paper": "AIF(W) = W · sigmoid(global + local), as Eq. 1 is written (not bounded).",
+    "sigmoid": "AIF(W) = sigmoid(global + local), bounded to [0, 1] as in Attentional Feature Fusion (Dai et "
+    "al., 2021), instead of Eq. 1's unbounded W · sigmoid(global + local).",
+}
+INIT_TEXT = {
+    "paper": "Eq. 2 as written, from the first training step.",
+    "identity": "the head reads L2 + s · (L − L2), with a per-channel scale s initialised at 0: the fused layer "
+    "starts equal to the last layer (the pretrained representation), and training learns how much of the "
+    "fusion to use.",
+}
 TRAINING_LABELS = {
     "learning_rate": "Learning rate",
     "num_train_epochs": "Epochs",
@@ -98,20 +124,28 @@ def _built_license(name_or_path: str) -> str | None:
 
 
 def hub_datasets(results: RunResults) -> list[str]:
-    """The Hub datasets the run read, or [] when any of its data came from files (a card must not name a Hub
-    dataset the model was not trained or scored on)."""
-    # "N examples held out of <source>" names the source it was taken from.
-    repos = {source.split(" held out of ")[-1].split(" (")[0] for source in results.data_sources.values()}
-    return sorted(repos) if repos and all(is_hub_id(repo) for repo in repos) else []
+    """The Hub datasets the run read, or [] when any of its data came from files or its results.json does not
+    record where the data came from (a card must not name a Hub dataset the model was not trained or scored
+    on)."""
+    origins = (results.data_origins or {}).values()
+    if not origins or any(origin.kind != "hub" for origin in origins):
+        return []
+    return sorted({origin.repo for origin in origins})
 
 
 def data_description(results: RunResults) -> str:
-    """Where the data came from, for the card's text: the Hub dataset, or the local files by name."""
-    repos = hub_datasets(results)
+    """Where the data came from, for the card's text: the Hub datasets, and the local files by name."""
+    if not results.data_origins:
+        return "the data its results.json lists under `data_sources`"
+    origins = results.data_origins.values()
+    repos = sorted({origin.repo for origin in origins if origin.kind == "hub"})
+    files = sorted({Path(origin.path).name for origin in origins if origin.kind == "file"})
+    parts = []
     if repos:
-        return ", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos)
-    files = sorted({Path(source.split(" held out of ")[-1]).name for source in results.data_sources.values()})
-    return "local files (" + ", ".join(f"`{name}`" for name in files) + ")"
+        parts.append(", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos))
+    if files:
+        parts.append("local files (" + ", ".join(f"`{name}`" for name in files) + ")")
+    return " and ".join(parts)
 
 
 def read_results(output_dir: str | os.PathLike) -> RunResults:
@@ -280,6 +314,7 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     display = TASK_DISPLAY.get(task.name, task.name)
     metric_display = results.metric_display
     repos = hub_datasets(results)
+    origins = results.data_origins or {}
     common = {
         "task_type": task.pipeline_tag,
         "task_name": f"Zero-shot cross-lingual transfer from {results.train_language}",
@@ -291,7 +326,7 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     per_language = [
         EvalResult(
             dataset_name=f"{display} ({code})",
-            dataset_config=_dataset_config(task, code) if repos else None,
+            dataset_config=origins[code].config if repos else None,
             metric_name=metric_display,
             metric_value=round(score, 2),
             **common,
@@ -305,14 +340,6 @@ def eval_results(results: RunResults) -> list[EvalResult]:
         **common,
     )
     return [*per_language, average]
-
-
-def _dataset_config(task: Task, language: str) -> str:
-    try:
-        return task.hub_config(language)
-    except ValueError:
-        # A language from a local data folder that the Hub dataset does not name.
-        return language
 
 
 def _template_context(
@@ -339,11 +366,20 @@ def _template_context(
         "model_id_literal": repr(model_id),
         "revision_literal": repr(revision or "main"),
         "revision_pinned": revision is not None,
-        "example_inputs": [repr(example) for example in EXAMPLE_INPUTS.get(task.name, [])],
+        "example_inputs": [
+            repr(example)
+            for example in task.pipeline_inputs(EXAMPLE_TEXTS.get(task.name, OTHER_EXAMPLE_TEXTS))
+        ],
+        "input_form": task.pipeline_input_form,
         "labels": [config.id2label[index] for index in sorted(config.id2label)],
         "is_baseline": config.fusion_layer is None,
         "fusion_layer": config.fusion_layer,
         "fusion_gate": config.fusion_gate,
+        "gate_text": GATE_TEXT[config.fusion_gate],
+        "fusion_init": config.fusion_init,
+        "init_text": INIT_TEXT[config.fusion_init],
+        "aif_global_norm": config.aif_global_norm,
+        "global_norm_text": GLOBAL_NORM_TEXT[config.aif_global_norm],
         "aif_reduction": config.aif_reduction,
         "num_layers": config.num_hidden_layers,
         "backbone_type": config.backbone_config.model_type,

@@ -19,14 +19,28 @@ from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
-from .results import RunResults
+from .results import RESULTS_FILE, RunResults
 from .resume import training_summary
 from .task_files import task_definition
+
+PREDICTIONS_DIR = "predictions"
 
 
 def write_predictions(output_dir: Path, language: str, records: list[dict]) -> None:
     lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    write_text(output_dir / "predictions" / f"{language}.jsonl", lines)
+    write_text(output_dir / PREDICTIONS_DIR / f"{language}.jsonl", lines)
+
+
+def output_paths(output_dir: Path, model_saved: bool) -> str:
+    """Where a finished run's files are, for the end of its terminal summary."""
+    paths = [
+        ("results", output_dir / RESULTS_FILE),
+        ("report", output_dir / run_report.REPORT_FILE),
+        ("predictions", f"{output_dir / PREDICTIONS_DIR}{os.sep}"),
+    ]
+    if model_saved:
+        paths.append(("model", f"{output_dir}{os.sep} (from_pretrained folder; card README.md)"))
+    return "\n".join(f"{name:<12} {path}" for name, path in paths)
 
 
 def _save_model(model, tokenizer, output_dir: Path) -> None:
@@ -135,6 +149,7 @@ def run_results(
         num_unpredicted_words=counts["num_unpredicted_words"],
         num_train_examples=len(inputs.data.train) if training_args.do_train else 0,
         data_sources=inputs.data.sources,
+        data_origins=inputs.data.origins,
         heldout=inputs.data.heldout,
         seed=training_args.seed,
         training={

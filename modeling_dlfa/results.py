@@ -106,8 +106,44 @@ class _FolderFile:
 # A mean over seeds has no date or runtime of its own, and only it has seeds; selected_from_sweep only marks
 # a sweep's selected setting as `compare` reads it. Absent from the file, not null, when they do not apply.
 _OMITTED_WHEN_NONE = (
-    "date", "runtime", "seeds", "selected_from_sweep", "lineage", "task_definition", "other_splits"
-)  # fmt: skip
+    "date",
+    "runtime",
+    "seeds",
+    "selected_from_sweep",
+    "lineage",
+    "task_definition",
+    "data_origins",
+    "other_splits",
+)
+ORIGIN_KINDS = ("file", "hub")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOrigin:
+    """Where one dataset of a run came from: a local file (`path`), or one `language` of a Hub dataset's split
+    (`repo`, `config`, `split`; where one config holds every language, the rows whose `language_column` names
+    it). `heldout`: only the rows held out of training were used (how many), not the whole file or split."""
+
+    kind: str
+    path: str | None = None
+    repo: str | None = None
+    config: str | None = None
+    split: str | None = None
+    language_column: str | None = None
+    language: str | None = None
+    heldout: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ORIGIN_KINDS:
+            raise ValueError(f"data origin kind {self.kind!r} is not one of {', '.join(ORIGIN_KINDS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> DataOrigin:
+        return cls(**_checked_fields(cls, data, source))
 
 
 @dataclass(kw_only=True)
@@ -144,6 +180,8 @@ class RunResults(_FolderFile):
     num_unpredicted_words: dict[str, int] = field(default_factory=dict)
     num_train_examples: int
     data_sources: dict[str, str] = field(default_factory=dict)
+    # The same per dataset, structured (what the card reads); results.json files before it lack it.
+    data_origins: dict[str, DataOrigin] | None = None
     heldout: dict[str, Any] | None = None
     seed: int | None
     training: dict[str, Any] = field(default_factory=dict)
@@ -172,15 +210,28 @@ class RunResults(_FolderFile):
         return _score(self, path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             item.name: getattr(self, item.name)
             for item in dataclasses.fields(self)
             if not (item.name in _OMITTED_WHEN_NONE and getattr(self, item.name) is None)
         }
+        if self.data_origins is not None:
+            data["data_origins"] = {name: origin.to_dict() for name, origin in self.data_origins.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "results") -> RunResults:
-        return cls(**_checked_fields(cls, data, source))
+        data = _checked_fields(cls, data, source)
+        origins = data.get("data_origins")
+        if origins is not None:
+            if not isinstance(origins, dict):
+                raise ValueError(f"{source}: data_origins is not a JSON object")
+            origins = {
+                name: DataOrigin.from_dict(origin, f"{source}, data_origins[{name}]")
+                for name, origin in origins.items()
+            }
+            data = {**data, "data_origins": origins}
+        return cls(**data)
 
 
 def score_paths(results: Iterable[RunResults]) -> list[ScorePath]:

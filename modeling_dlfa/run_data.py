@@ -7,6 +7,7 @@ held out of training only, in every language.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import datasets
 
 from .arguments import DataArguments
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
+from .results import DataOrigin
 from .tasks import Task, check_languages
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class SplitData:
     split: str
     evaluation: dict[str, datasets.Dataset] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, DataOrigin] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,6 +53,8 @@ class TaskData:
     splits: dict[str, SplitData] = field(default_factory=dict)
     # train, dev and the headline split's languages.
     sources: dict[str, str] = field(default_factory=dict)
+    # The same, structured: what the model card reads to credit the data.
+    origins: dict[str, DataOrigin] = field(default_factory=dict)
     # With --dev_holdout: the rows held out of the training file, as recorded in results.json.
     heldout: dict | None = None
 
@@ -110,20 +115,36 @@ def _missing(
     )
 
 
+def _file_origin(path: str | os.PathLike) -> DataOrigin:
+    return DataOrigin(kind="file", path=str(path))
+
+
 def _hub_or_file(
-    task: Task, language: str, split: str, files: dict[str, dict[str, Path]], token=None, origin: str = ""
+    task: Task,
+    language: str,
+    split: str,
+    files: dict[str, dict[str, Path]],
+    token=None,
+    files_origin: str = "",
 ):
-    """(dataset, source) for one language's split from the data folder when it has it, else the Hub."""
+    """(dataset, source, origin) for one language's split from the data folder when it has it, else the Hub."""
     path = files.get(XTREME_SPLIT[split], {}).get(language)
     if path is not None:
-        return _read(task, path), str(path)
+        return _read(task, path), str(path), _file_origin(path)
     if files:
-        raise _missing(origin, task, split, files, language)
+        raise _missing(files_origin, task, split, files, language)
     dataset = load_hub_split(task, language, split, token=token)
-    config = (
-        f"{task.hub_language_column}={language}" if task.hub_language_column else task.hub_config(language)
+    column = task.hub_language_column
+    config = f"{column}={language}" if column else task.hub_config(language)
+    origin = DataOrigin(
+        kind="hub",
+        repo=task.hub_repo,
+        config=None if column else config,
+        split=split,
+        language_column=column or None,
+        language=language,
     )
-    return _numbered(dataset), f"{task.hub_repo} ({config}, {split})"
+    return _numbered(dataset), f"{task.hub_repo} ({config}, {split})", origin
 
 
 def _available_eval_languages(task: Task, split: str, files, eval_files) -> list[str]:
@@ -201,8 +222,9 @@ def load_task_data(
     if training:
         if data_args.train_file:
             data.train, data.sources["train"] = _read(task, data_args.train_file), data_args.train_file
+            data.origins["train"] = _file_origin(data_args.train_file)
         else:
-            data.train, data.sources["train"] = _hub_or_file(
+            data.train, data.sources["train"], data.origins["train"] = _hub_or_file(
                 task, language, data_args.train_split, files, token, origin
             )
     if data_args.dev_holdout:
@@ -217,6 +239,7 @@ def load_task_data(
         split = data.train.train_test_split(test_size=data_args.dev_holdout, seed=SUBSET_SEED)
         data.train, data.dev = split["train"], split["test"]
         data.sources["dev"] = f"{data_args.dev_holdout} examples held out of {data.sources['train']}"
+        data.origins["dev"] = dataclasses.replace(data.origins["train"], heldout=data_args.dev_holdout)
         data.heldout = {
             "count": data_args.dev_holdout,
             "seed": SUBSET_SEED,
@@ -225,9 +248,12 @@ def load_task_data(
         }
     elif data_args.validation_file:
         data.dev, data.sources["dev"] = _read(task, data_args.validation_file), data_args.validation_file
+        data.origins["dev"] = _file_origin(data_args.validation_file)
     elif files.get("dev", {}).get(language) or not (files or data_args.train_file):
         # The Hub's dev set only goes with the Hub's training set, never beside a user's own train file.
-        data.dev, data.sources["dev"] = _hub_or_file(task, language, "validation", files, token, origin)
+        data.dev, data.sources["dev"], data.origins["dev"] = _hub_or_file(
+            task, language, "validation", files, token, origin
+        )
     if data.train is not None:
         # Drawn from the rows left for training: never from the held-out ones.
         data.train = _subset(data.train, data_args.max_train_samples)
@@ -245,6 +271,7 @@ def load_task_data(
             task, data_args, data, split, files, eval_files, token, origin, trained_on_dev
         )
     data.sources.update(data.headline.sources)
+    data.origins.update(data.headline.origins)
     for name, dataset in [("train", data.train), ("dev", data.dev)]:
         if dataset is not None and len(dataset) == 0:
             raise DataError(f"{data.sources[name]}: no examples")
@@ -279,21 +306,24 @@ def _evaluation_split(
     for code in check_languages(task, wanted, available=available):
         if code == language and trained_on_dev:
             scored.evaluation[code], scored.sources[code] = data.dev, data.sources["dev"]
+            scored.origins[code] = data.origins["dev"]
             continue
         if code in eval_files:
             scored.evaluation[code], scored.sources[code] = (
                 _read(task, eval_files[code]),
                 str(eval_files[code]),
             )
+            scored.origins[code] = _file_origin(eval_files[code])
         elif not files and split not in task.hub_splits_of(code):
             scored.skipped[code] = f"no {split} split on {task.hub_repo}"
             continue
         else:
-            scored.evaluation[code], scored.sources[code] = _hub_or_file(
+            scored.evaluation[code], scored.sources[code], scored.origins[code] = _hub_or_file(
                 task, code, split, files, token, origin
             )
         if same_rows:
             scored.evaluation[code] = _same_rows(task, scored.evaluation[code], scored.sources[code], data)
+            scored.origins[code] = dataclasses.replace(scored.origins[code], heldout=data.heldout["count"])
         scored.evaluation[code] = _subset(scored.evaluation[code], limit)
     if scored.skipped:
         logger.warning(

@@ -12,6 +12,7 @@ from .report import MISSING, fmt, heading, language_groups, plot, table, union, 
 from .results import RunResults, label_for_setting
 
 TERMINAL_WIDTH = 100
+REPORT_FILE = "results.md"
 METRIC_NAMES = {"span_precision": "precision", "span_recall": "recall", "token_accuracy": "token accuracy"}
 
 
@@ -148,5 +149,5 @@ def plot_languages(results: RunResults, path: str | os.PathLike) -> Path | None:
 
 def write_run_report(results: RunResults, output_dir: str | os.PathLike) -> list[Path]:
     """Write results.md and per_language.png into `output_dir`."""
-    texts = {"results.md": results_markdown(results)}
+    texts = {REPORT_FILE: results_markdown(results)}
     return write_report(output_dir, texts, "per_language.png", lambda path: plot_languages(results, path))

@@ -8,7 +8,7 @@ from transformers import EvalPrediction, Trainer
 
 from .metrics import compute_metrics
 from .tasks import Task
-from .training import model_inputs
+from .training import evaluation_named, model_inputs
 
 
 def score_predictions(
@@ -36,13 +36,15 @@ def predict_language(
     raw: datasets.Dataset,
     features: datasets.Dataset,
     entity_level: bool = False,
+    language: str = "",
 ):
     """(every metric of the task, prediction records, unpredicted words) for one language. Feature rows run
     sorted by length, so batches pad little."""
     order = np.argsort(np.asarray(features["length"]), kind="stable")
     # Without labels: the score is computed here, over words; the Trainer's compute_metrics is the dev set's.
     inputs = model_inputs(features.select(order)).remove_columns("labels")
-    output = trainer.predict(inputs, metric_key_prefix="predict")
+    with evaluation_named(trainer, f"evaluating {language}".strip()):
+        output = trainer.predict(inputs, metric_key_prefix="predict")
     predicted_sorted = np.argmax(output.predictions, axis=-1)
     predicted = [None] * len(order)
     for sorted_position, original in enumerate(order):

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from .report import MISSING, fmt, heading, plot, signed, table, union, write_report
-from .results import ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
+from .results import SWEEP_FILE, ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
 from .statistics import Summary
 
 SELECTED_MARK = "**←selected**"
+REPORT_FILE = "sweep.md"
 
 
 def _spread(summary: Summary | None) -> str:
@@ -132,5 +133,19 @@ def _plot_sweep(sweep: SweepResults, path: Path) -> Path | None:
 
 def write_sweep_report(sweep: SweepResults, output_dir: str | os.PathLike) -> list[Path]:
     """Write sweep.md and sweep.png (score per setting with its interval over seeds) into `output_dir`."""
-    texts = {"sweep.md": sweep_markdown(sweep)}
+    texts = {REPORT_FILE: sweep_markdown(sweep)}
     return write_report(output_dir, texts, "sweep.png", lambda path: _plot_sweep(sweep, path))
+
+
+def sweep_paths(sweep: SweepResults, output_dir: Path) -> str:
+    """Where a finished sweep's files are, for the end of its terminal summary."""
+    selected = sweep.selected
+    paths = [
+        ("sweep", output_dir / SWEEP_FILE),
+        ("report", output_dir / REPORT_FILE),
+        (
+            "selected",
+            f"{output_dir / selected.dir}{os.sep} ({selected.label}, best on the {sweep.train_language} dev set)",
+        ),
+    ]
+    return "\n".join(f"{name:<12} {path}" for name, path in paths)

@@ -14,7 +14,8 @@
     hub_language_column: lang           # language to its config) or one config with a language column
 
 Every other field of `tasks.Task` may be given too (hub_text_columns, hub_label_column, hub_splits,
-extra_metrics, parallel, metric_display, rest_group). Mappings become the tuples the frozen Task holds.
+extra_metrics, parallel, metric_display, rest_group; token tasks: conllu, to read CoNLL-U files' UPOS column).
+Mappings become the tuples the frozen Task holds. Files are .jsonl or .tsv (.conllu with conllu: true).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ else in the package branches on the kind: it asks the task.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -24,6 +24,8 @@ TOKEN = "token"
 METRICS = ("accuracy", "span_f1", "token_accuracy")
 EXTRA_METRICS = ("span_precision", "span_recall", "token_accuracy")
 HUB_SPLITS = ("train", "validation", "test")
+# What every task reads from files (XTREME TSV, JSON Lines); CoNLL-U only where a token task asks for it.
+FILE_SUFFIXES = (".json", ".jsonl", ".tsv", ".txt")
 # The paper's groups: English and its family (enf), every other language (noenf).
 LANGUAGE_GROUPS = {"enf": ("en", "de")}
 
@@ -124,6 +126,13 @@ class Task:
 
     # Per-entity-type scores apply to NER-style tag sets only (see TokenTask).
     has_entity_spans: ClassVar[bool] = False
+    # Labels words, which a tokenizer may split into several pieces (--label_all_tokens).
+    labels_words: ClassVar[bool] = False
+
+    @property
+    def file_suffixes(self) -> tuple[str, ...]:
+        """The file suffixes this task reads (data.read_file picks the reader)."""
+        return FILE_SUFFIXES
 
     def data_files(self) -> dict[str, dict[str, Path]]:
         """{split: {language: path}} of the task's own files (the layout `find_xtreme_files` returns)."""
@@ -195,11 +204,24 @@ class SequenceTask(Task):
             for a, b, gold, guess in zip(raw["text_a"], raw["text_b"], raw["label"], guesses, strict=True)
         ]
 
+    def pipeline_inputs(self, examples: Sequence[tuple[str, ...]]) -> list:
+        """What the text-classification pipeline takes for (text, second text) examples: the pair as a dict,
+        or for one-text tasks the text alone (the model card's usage snippet)."""
+        return [{"text": text, "text_pair": second} if self.pair else text for text, second in examples]
+
+    @property
+    def pipeline_input_form(self) -> str:
+        if self.pair:
+            return 'Each input is a sentence pair, `{"text": ..., "text_pair": ...}`'
+        return "Each input is one text, as a string"
+
 
 @dataclass(frozen=True)
 class TokenTask(Task):
     """One label per word: columns `tokens` (words) and `tags` (class ids)."""
 
+    # Also reads CoNLL-U files: their words and UPOS column (UD POS).
+    conllu: bool = False
     kind: str = TOKEN
     metrics_allowed: ClassVar[tuple[str, ...]] = (
         "span_f1",
@@ -207,6 +229,7 @@ class TokenTask(Task):
         "span_recall",
         "token_accuracy",
     )
+    labels_words: ClassVar[bool] = True
     pipeline_tag: ClassVar[str] = "token-classification"
     auto_class: ClassVar[str] = "AutoModelForTokenClassification"
     head_class: ClassVar[type] = DLFAForTokenClassification
@@ -216,6 +239,10 @@ class TokenTask(Task):
         return datasets.Features(
             {"tokens": datasets.List(datasets.Value("string")), "tags": datasets.List(label)}
         )
+
+    @property
+    def file_suffixes(self) -> tuple[str, ...]:
+        return tuple(sorted((*FILE_SUFFIXES, ".conllu"))) if self.conllu else FILE_SUFFIXES
 
     @property
     def has_entity_spans(self) -> bool:
@@ -276,6 +303,12 @@ class TokenTask(Task):
             {"tokens": tokens, "labels": gold, "predictions": guess}
             for tokens, gold, guess in zip(raw["tokens"], self.references(raw), guesses, strict=True)
         ]
+
+    def pipeline_inputs(self, examples: Sequence[tuple[str, ...]]) -> list[str]:
+        """What the token-classification pipeline takes for these examples: the sentence (the first text)."""
+        return [text for text, *_ in examples]
+
+    pipeline_input_form: ClassVar[str] = "Each input is one sentence, as a string"
 
 
 KINDS: dict[str, type[Task]] = {SEQUENCE: SequenceTask, TOKEN: TokenTask}
@@ -361,6 +394,7 @@ TASKS: dict[str, Task] = {
         hub_repo="google/xtreme",
         hub_text_columns=("tokens",),
         hub_label_column="pos_tags",
+        conllu=True,
         hub_configs=tuple((code, f"udpos.{name}") for code, name in sorted(UDPOS_HUB_NAMES.items())),
         # Their treebanks have no dev set (UD 2.5, as XTREME ships it).
         hub_language_splits=(

@@ -2,19 +2,65 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import datasets
 from torch.utils.data import SequentialSampler
-from transformers import Trainer, default_data_collator
+from transformers import ProgressCallback, Trainer, default_data_collator
 
 from .features import MODEL_COLUMNS
 from .optimization import parameter_groups
 from .tasks import Task
 
 
+class NamedProgressCallback(ProgressCallback):
+    """The Trainer's tqdm bars, each named for what it counts: "training", and each evaluation as
+    `evaluation_name` says when its bar opens (the stock bars have no name, and a run opens one per language)."""
+
+    def __init__(self, evaluation_name: str):
+        super().__init__()
+        self.evaluation_name = evaluation_name
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        if self.training_bar is not None:
+            self.training_bar.set_description("training")
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        opening = self.prediction_bar is None
+        super().on_prediction_step(args, state, control, **kwargs)
+        if opening and self.prediction_bar is not None:
+            self.prediction_bar.set_description(self.evaluation_name)
+
+
+@contextlib.contextmanager
+def evaluation_named(trainer: Trainer, name: str) -> Iterator[None]:
+    """Name the progress bars of the evaluations inside (where the trainer shows named bars)."""
+    callbacks = [c for c in trainer.callback_handler.callbacks if isinstance(c, NamedProgressCallback)]
+    before = [callback.evaluation_name for callback in callbacks]
+    for callback in callbacks:
+        callback.evaluation_name = name
+    try:
+        yield
+    finally:
+        for callback, earlier in zip(callbacks, before, strict=True):
+            callback.evaluation_name = earlier
+
+
 class OrderedEvaluationTrainer(Trainer):
     """A Trainer whose evaluation keeps dataset order. With --train_sampling_strategy group_by_length the stock
     one length-groups evaluation too, and predictions would no longer line up with their examples (evaluation
-    here is already sorted by length)."""
+    here is already sorted by length).
+
+    Its progress bars say what they count; `evaluate()`, the checkpoint selection, shows `dev_name`.
+    """
+
+    def __init__(self, *args, dev_name: str = "dev", **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only where the stock bars are shown (tqdm on; notebooks have their own callback).
+        if self.pop_callback(ProgressCallback) is not None:
+            self.add_callback(NamedProgressCallback(dev_name))
 
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or self.args.world_size > 1:

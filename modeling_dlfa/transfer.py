@@ -24,15 +24,15 @@ from .atomic import write_json
 from .configuration_dlfa import DLFAConfig
 from .features import tokenize
 from .model_builder import build_model, load_model_config, load_tokenizer, parse_fusion_layers
-from .outputs import run_results, split_summary, write_outputs, write_predictions
+from .outputs import output_paths, run_results, split_summary, write_outputs, write_predictions
 from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
 from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
-from .sweep_report import sweep_markdown, write_sweep_report
+from .sweep_report import sweep_markdown, sweep_paths, write_sweep_report
 from .task_files import load_task_file, with_dataset_flags
-from .tasks import TOKEN, Task, get_task
+from .tasks import Task, get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def resolve_task(data_args: DataArguments) -> Task:
             f"--return_entity_level_metrics scores entity spans: task {task.name}'s labels "
             f"({', '.join(task.labels[:5])}, ...) are not O plus B-/I-/E-/S- tags"
         )
-    if data_args.label_all_tokens and task.kind != TOKEN:
+    if data_args.label_all_tokens and not task.labels_words:
         raise ValueError(
             f"--label_all_tokens labels every sub-token of a word, for tagging tasks only: task {task.name} "
             "has one label per example"
@@ -214,6 +214,7 @@ def run_setting(
             if inputs.dev_features is not None
             else None
         ),
+        dev_name=f"dev ({data_args.train_language})",
     )
     started = time.perf_counter()
     split_metrics = {}
@@ -271,7 +272,7 @@ def _score_split(trainer, task, inputs: RunInputs, split: str, data_args, traini
         raw = raw_split[language]
         logger.info("Evaluating %s on %s (%d examples, %d rows)", language, split, len(raw), len(features))
         metrics[language], records, counts["num_unpredicted_words"][language] = predict_language(
-            trainer, task, raw, features, data_args.return_entity_level_metrics
+            trainer, task, raw, features, data_args.return_entity_level_metrics, language
         )
         scores[language] = metrics[language][task.metric]
         counts["num_examples"][language] = len(raw)
@@ -374,6 +375,7 @@ def run(
     if len(trials) == 1:
         results = trial_results[0]
         print(terminal_summary(results))
+        print(output_paths(output_dir, data_args.save_model))
         if push:
             publish(output_dir, training_args)
         return results
@@ -402,6 +404,7 @@ def run(
         write_sweep_report(sweep, output_dir)
         sweep.write(output_dir)
     print(sweep_markdown(sweep))
+    print(sweep_paths(sweep, output_dir))
     if push:
         # The setting chosen on the training language's dev set is the model worth sharing; of its seeds,
         # the one best on that dev set too.

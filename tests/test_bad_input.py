@@ -241,9 +241,28 @@ def unsupported_suffix(s: Setup):
     p = s.xnli()
     p["train"] = write_pairs(s.tmp / "train.csv", 8)
     return s.xnli_args(p), [
-        f"{p['train']}: unsupported suffix '.csv'",
-        "allowed: .conllu, .json, .jsonl, .tsv, .txt",
+        f"{p['train']}: unsupported suffix '.csv' for task xnli; allowed: .json, .jsonl, .tsv, .txt"
     ]
+
+
+def udpos_file_of_another_kind(s: Setup):
+    train = write_pairs(s.tmp / "train.csv", 8)
+    argv = [
+        "--task_name", "udpos", "--model_name_or_path", str(s.backbone), "--fusion_layer", "1",
+        "--train_file", str(train), "--output_dir", str(s.out), *QUICK,
+    ]  # fmt: skip
+    return argv, [
+        f"{train}: unsupported suffix '.csv' for task udpos; allowed: .conllu, .json, .jsonl, .tsv, .txt"
+    ]
+
+
+def conllu_for_panx(s: Setup):
+    train = write_conllu(s.tmp / "train.conllu", 4)
+    argv = [
+        "--task_name", "panx", "--model_name_or_path", str(s.backbone), "--fusion_layer", "1",
+        "--train_file", str(train), "--output_dir", str(s.out), *QUICK,
+    ]  # fmt: skip
+    return argv, [f"{train}: unsupported suffix '.conllu' for task panx; allowed: .json, .jsonl, .tsv, .txt"]
 
 
 def unknown_tag(s: Setup):
@@ -283,8 +302,7 @@ def conllu_for_a_sequence_task(s: Setup):
     p = s.xnli()
     p["train"] = write_conllu(s.tmp / "train.conllu", 4)
     return s.xnli_args(p), [
-        f"{p['train']}",
-        "CoNLL-U files hold UPOS tags, for task udpos only; got task 'xnli'",
+        f"{p['train']}: unsupported suffix '.conllu' for task xnli; allowed: .json, .jsonl"
     ]
 
 
@@ -344,6 +362,8 @@ CASES = [
     pytest.param(dev_holdout_larger_than_the_data, id="dev-holdout-larger-than-data"),
     pytest.param(output_dir_holding_results, id="output-dir-holds-results"),
     pytest.param(unsupported_suffix, id="unsupported-suffix"),
+    pytest.param(udpos_file_of_another_kind, id="udpos-unsupported-suffix"),
+    pytest.param(conllu_for_panx, id="conllu-for-panx"),
     pytest.param(unknown_tag, id="unknown-tag"),
     pytest.param(invalid_choice, id="invalid-choice"),
     pytest.param(unknown_flag, id="unknown-flag"),

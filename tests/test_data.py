@@ -188,7 +188,7 @@ def test_conllu_unknown_upos(folder):
 
 def test_conllu_only_for_udpos(folder):
     path = write(folder, "x.conllu", CONLLU)
-    with raises_at(path, None, "task udpos only; got task 'panx'"):
+    with raises_at(path, None, "which task panx does not read; it reads .json, .jsonl, .tsv, .txt"):
         read_conllu("panx", path)
 
 
@@ -321,8 +321,24 @@ def test_read_file_dispatches_on_suffix(folder):
 
 def test_read_file_unknown_suffix(folder):
     path = write(folder, "a.csv", "p,h,1\n")
-    with raises_at(path, None, "unsupported suffix '.csv'; allowed: .conllu, .json, .jsonl, .tsv, .txt"):
+    with raises_at(
+        path, None, "unsupported suffix '.csv' for task pawsx; allowed: .json, .jsonl, .tsv, .txt"
+    ):
         read_file("pawsx", path)
+
+
+@pytest.mark.parametrize(
+    ("task", "suffix", "allowed"),
+    [
+        ("panx", ".conllu", ".json, .jsonl, .tsv, .txt"),
+        ("udpos", ".csv", ".conllu, .json, .jsonl, .tsv, .txt"),
+    ],
+)
+def test_read_file_names_the_suffixes_the_task_reads(folder, task, suffix, allowed):
+    """Only the UD POS task reads CoNLL-U (its UPOS column); the message lists what this task reads."""
+    path = write(folder, f"a{suffix}", CONLLU)
+    with raises_at(path, None, f"unsupported suffix '{suffix}' for task {task}; allowed: {allowed}"):
+        read_file(task, path)
 
 
 def test_read_file_missing(folder):

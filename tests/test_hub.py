@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from huggingface_hub import CommitInfo, ModelCard
@@ -21,10 +23,12 @@ from modeling_dlfa.atomic import write_bytes, write_json, write_text
 from modeling_dlfa.hub import PublishError, PushPlan, check_publishable, files_to_upload, main, push_to_hub
 from modeling_dlfa.model_card import build_model_card, eval_results, write_model_card
 from modeling_dlfa.modeling_dlfa import DLFAMaskedBatchNorm1d
-from modeling_dlfa.results import RunResults
+from modeling_dlfa.results import DataOrigin, RunResults
 from modeling_dlfa.tasks import get_task
+from run_glue_x import main as run_main
 
 from .conftest import REPO_ROOT, save_tiny_tokenizer, tiny_backbone_config
+from .fixtures import FAST, WORDS, write_xnli_dir
 
 REPO_ID = "someone/tiny-dlfa"
 FIXED_INPUT_IDS = [[2, 40, 31, 60, 3, 58, 62, 3, 0, 0], [2, 61, 64, 59, 57, 3, 40, 41, 42, 3]]
@@ -76,6 +80,12 @@ def make_results(task: str, languages: dict[str, float], fusion_layer: int | Non
             "train": f"{task_info.hub_repo} ({task_info.hub_config('en')}, train)",
             "dev": f"{task_info.hub_repo} ({task_info.hub_config('en')}, validation)",
             **{code: f"{task_info.hub_repo} ({task_info.hub_config(code)}, validation)" for code in languages},
+        },
+        "data_origins": {
+            name: {"kind": "hub", "repo": task_info.hub_repo, "config": task_info.hub_config(code),
+                   "split": split, "language": code}
+            for name, code, split in [("train", "en", "train"), ("dev", "en", "validation"),
+                                      *((code, code, "validation") for code in languages)]
         },
         "train_dev_score": languages["en"],
         "seed": 42,
@@ -274,6 +284,10 @@ def test_card_body_states_scores_recipe_and_citation(xnli_dir):
     assert "trust_remote_code=True" in text and "revision=revision" in text
     assert "arXiv" in text and "2205.08497" in text and "Chen, Beiduo" in text
     assert "<your-username>/" in python_block(text)
+    assert "print(classifier({'text': 'A man is playing a guitar on stage.', 'text_pair':" in python_block(
+        text
+    )
+    assert 'Each input is a sentence pair, `{"text": ..., "text_pair": ...}`' in text
 
 
 def test_baseline_card_says_there_is_no_fusion(tmp_path):
@@ -286,6 +300,37 @@ def test_baseline_card_says_there_is_no_fusion(tmp_path):
     )
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "+ DLFA (baseline)" in text and "no fusion module" in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "says", "does_not_say"),
+    [
+        (
+            {"aif_global_norm": "batch", "fusion_init": "paper", "fusion_gate": "paper"},
+            ["both branches use BatchNorm", "W · sigmoid(global + local), as Eq. 1 is written",
+             "Eq. 2 as written, from the first training step"],
+            ["GroupNorm", "per-channel scale", "bounded to [0, 1]"],
+        ),
+        (
+            {"aif_global_norm": "layer", "fusion_init": "identity", "fusion_gate": "sigmoid"},
+            ["the global branch uses GroupNorm with one group", "AIF(W) = sigmoid(global + local), bounded",
+             "a per-channel scale s initialised at 0: the fused layer starts equal to the last layer"],
+            ["both branches use BatchNorm", "Eq. 2 as written, from"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_method_text_follows_the_models_config(tmp_path, fields, says, does_not_say):
+    """Runs default to the per-example norm; a card must describe the branches, gate and start the weights have."""
+    config = DLFAConfig(backbone_config=tiny_backbone_config("bert", num_layers=2), fusion_layer=1, num_labels=3,
+                        **fields)  # fmt: skip
+    config.save_pretrained(tmp_path)
+    results = RunResults.from_dict({**XNLI_RESULTS, **fields})
+    method = str(build_model_card(results, tmp_path)).split("## Method", 1)[1].split("## Training", 1)[0]
+    method = " ".join(method.split())  # the text as read, whatever its line breaks
+    for text in [*says, *(f'{name}="{value}"' for name, value in fields.items())]:
+        assert text in method
+    for text in does_not_say:
+        assert text not in method
 
 
 def test_card_refuses_results_of_another_run(run_dir):
@@ -538,6 +583,9 @@ def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
         "train": "demo/data/panx/train-en.tsv", "dev": "demo/data/panx/dev-en.tsv",
         "en": "demo/data/panx/dev-en.tsv", "de": "demo/data/panx/dev-de.tsv",
     }  # fmt: skip
+    results["data_origins"] = {
+        name: {"kind": "file", "path": path} for name, path in results["data_sources"].items()
+    }
     model = tiny_model("panx")
     model.save_pretrained(tmp_path / "run")
     card = build_model_card(RunResults.from_dict(results), tmp_path / "run")
@@ -549,3 +597,63 @@ def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
     assert {result["dataset"]["type"] for index in data["model-index"] for result in index["results"]} == {
         "panx"
     }
+
+
+def test_a_results_json_from_before_data_origins_still_renders_a_card(tmp_path):
+    """Without the structured origins the card credits no Hub dataset (it cannot know) and points at the
+    sources results.json lists."""
+    results = {key: value for key, value in XNLI_RESULTS.items() if key != "data_origins"}
+    tiny_model("xnli").save_pretrained(tmp_path)
+    card = build_model_card(RunResults.from_dict(results), tmp_path)
+    data = card.data.to_dict()
+    assert not data.get("datasets")
+    assert "the data its results.json lists under `data_sources`" in str(card)
+    assert {result["dataset"]["type"] for index in data["model-index"] for result in index["results"]} == {
+        "xnli"
+    }
+
+
+def _xnli_rows(count: int, seed: int) -> dict[str, list]:
+    rng = random.Random(seed)
+
+    def sentence() -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7)))
+
+    return {
+        "premise": [sentence() for _ in range(count)],
+        "hypothesis": [sentence() for _ in range(count)],
+        "label": [rng.randrange(3) for _ in range(count)],
+    }
+
+
+def test_cards_credit_the_data_a_run_read(tmp_path, tiny_bert_dir, monkeypatch):
+    """A run from files names the files and no Hub dataset; a run from the (faked) Hub names the dataset and
+    each language's config, read from results.json's data_origins."""
+    data = write_xnli_dir(tmp_path / "xnli", languages=("de",))
+    common = ["--task_name", "xnli", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1", *FAST]
+    assert run_main([*common, "--data_dir", str(data), "--output_dir", str(tmp_path / "files")]) == 0
+    from_files = RunResults.read(tmp_path / "files")
+    assert from_files.data_origins["de"] == DataOrigin(kind="file", path=str(data / "dev-de.tsv"))
+    card = ModelCard.load(tmp_path / "files" / "README.md")
+    assert not card.data.datasets and "facebook/xnli" not in card.text
+    assert "local files (`dev-de.tsv`, `dev-en.tsv`, `train-en.tsv`)" in card.text
+
+    calls = []
+
+    def load_dataset(repo, config=None, split=None, cache_dir=None, **kwargs):
+        calls.append((repo, config, split))
+        return datasets.Dataset.from_dict(_xnli_rows(24 if split == "train" else 8, seed=len(calls)))
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    output = tmp_path / "hub"
+    assert run_main([*common, "--eval_languages", "en,de", "--output_dir", str(output)]) == 0
+    assert ("facebook/xnli", "de", "validation") in calls
+    origin = RunResults.read(output).data_origins["de"]
+    assert origin == DataOrigin(
+        kind="hub", repo="facebook/xnli", config="de", split="validation", language="de"
+    )
+    card = ModelCard.load(output / "README.md")
+    assert card.data.datasets == ["facebook/xnli"]
+    assert "[`facebook/xnli`](https://huggingface.co/datasets/facebook/xnli)" in card.text
+    configs = {result.dataset_config for result in card.data.eval_results if result.dataset_config}
+    assert configs == {"en", "de"} and "local files" not in card.text

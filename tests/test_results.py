@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from modeling_dlfa.results import (
+    DataOrigin,
     RunResults,
     SeedRun,
     SweepResults,
@@ -54,6 +55,29 @@ def test_results_keep_their_keys_and_order() -> None:
         key for key in RunResults.__dataclass_fields__ if key in data
     ]
     assert "seeds" not in written and "selected_from_sweep" not in written
+    assert "data_origins" not in written  # older files lack it, and it is not written as null
+
+
+def test_data_origins_are_typed_and_written_back_as_read() -> None:
+    origins = {
+        "train": {"kind": "file", "path": "data/dev-en.tsv"},
+        "dev": {"kind": "file", "path": "data/dev-en.tsv", "heldout": 500},
+        "de": {
+            "kind": "hub",
+            "repo": "facebook/xnli",
+            "config": "de",
+            "split": "validation",
+            "language": "de",
+        },
+    }
+    data = make_results() | {"data_origins": origins}
+    results = RunResults.from_dict(data)
+    assert results.data_origins["dev"] == DataOrigin(kind="file", path="data/dev-en.tsv", heldout=500)
+    assert results.to_dict()["data_origins"] == origins
+    with pytest.raises(ValueError, match=r"results, data_origins\[de\] has unknown keys revision"):
+        RunResults.from_dict(data | {"data_origins": {"de": {**origins["de"], "revision": "main"}}})
+    with pytest.raises(ValueError, match="kind 'ftp' is not one of file, hub"):
+        RunResults.from_dict(data | {"data_origins": {"de": {"kind": "ftp"}}})
 
 
 def test_the_mean_over_seeds_has_seeds_and_no_date_or_runtime() -> None:

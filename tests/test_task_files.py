@@ -80,6 +80,9 @@ def test_a_task_defined_only_by_a_file_runs_end_to_end(tmp_path, tiny_bert_dir, 
     assert len(predictions) == 12 and {record["text_b"] for record in predictions} == {""}
     card = (output / "README.md").read_text()
     assert "my-sentiment" in card
+    # One text per example: the usage snippet gives the pipeline plain strings, and the card says so.
+    assert "print(classifier('The new phone works very well.'))" in card
+    assert "text_pair" not in card and "Each input is one text, as a string" in card
     # results.json keeps the definition: a later process that never read the task file writes the card too.
     assert (
         results["task_definition"]["name"] == "my-sentiment" and results["task_definition"]["pair"] is False
