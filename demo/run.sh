@@ -44,3 +44,9 @@ BACKBONE=$(.venv/bin/python -c "from modeling_dlfa.offline import default_backbo
 
 echo
 echo "Results: $OUTPUT_DIR/panx-e5-small/{fusion_none,fusion_8}/results.md, comparison: $OUTPUT_DIR/compare/compare.md"
+echo
+echo "What these numbers show: the baseline and DLFA (layer 8, the paper's init, which the paired experiment"
+echo "favours so far) trained on the same English data with the same seed and head draw, scored per language."
+echo "What they do not show: whether DLFA helps. This is one seed on a small set; on real data one seed's"
+echo "difference is within seed noise up to about a point. The measured answer (paired runs, 3 seeds, 95%"
+echo "intervals, real XTREME data) is in benchmarks/RESULTS.md, 'Does DLFA help?'."
