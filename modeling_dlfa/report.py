@@ -15,6 +15,7 @@ from typing import Any
 
 from .atomic import atomic_path, write_text
 from .results import RunResults
+from .statistics import Summary
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,25 @@ def fmt(value: float | None) -> str:
 def signed(value: float | None) -> str:
     # Rounded first and +0.0 so that a tiny negative difference prints as +0.00, not -0.00.
     return MISSING if value is None else f"{round(value, 2) + 0.0:+.2f}"
+
+
+def spread(summary: Summary | None) -> str:
+    """`mean ± std` over seeds (just the mean for one seed)."""
+    if summary is None:
+        return MISSING
+    if summary.std is None:
+        return fmt(summary.mean)
+    return f"{summary.mean:.2f} ± {summary.std:.2f}"
+
+
+def interval(summary: Summary | None) -> str:
+    """A paired difference: `+mean [+low, +high]`, starred when the interval excludes 0."""
+    if summary is None:
+        return MISSING
+    if summary.ci_low is None:
+        return signed(summary.mean)
+    star = " *" if summary.excludes_zero else ""
+    return f"{signed(summary.mean)} [{signed(summary.ci_low)}, {signed(summary.ci_high)}]{star}"
 
 
 def _is_number(cell: str) -> bool:
