@@ -94,10 +94,13 @@ def heading(results: RunResults, setting: str) -> str:
     )
 
 
-def plot(path: str | os.PathLike, draw: Callable[[Any], None], slots: float) -> Path | None:
+def plot(
+    path: str | os.PathLike, draw: Callable[[Any], None], slots: float, *, panels: int = 1
+) -> Path | None:
     """Draw one figure with `draw(axes)` and save it atomically as PNG; None without matplotlib.
 
-    `slots` (about how many bars or points side by side) sets the figure's width.
+    `slots` (about how many bars or points side by side) sets the figure's width; with `panels` > 1, `draw`
+    gets that many axes, one above the other.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -108,12 +111,15 @@ def plot(path: str | os.PathLike, draw: Callable[[Any], None], slots: float) -> 
         )
         return None
     # A bare Figure on an Agg canvas: no pyplot, so no global backend switch and nothing to close.
-    figure = Figure(figsize=(min(4 + 0.4 * slots, 40), 4.5), layout="constrained")
+    figure = Figure(
+        figsize=(min(4 + 0.4 * slots, 40), 4.5 if panels == 1 else 1 + 3.5 * panels), layout="constrained"
+    )
     FigureCanvasAgg(figure)
-    axes = figure.subplots()
+    axes = figure.subplots(panels, 1) if panels > 1 else figure.subplots()
     draw(axes)
-    # Outside the axes, where it cannot hide bars or points.
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    for each in axes if panels > 1 else [axes]:
+        # Outside the axes, where it cannot hide bars or points.
+        each.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     return Path(path)
