@@ -548,7 +548,10 @@ def _plot_comparison(comparison: dict, path: Path) -> Path | None:
                 _error_bars([e["difference"][label] for e in entries.values()]) if kind == "paired" else None
             )
             name = {"paired": f"Δ {label}: paired, 95% interval", "none": f"Δ {label}: {NO_COMMON_SEED}"}
-            differences = [e["differences"][label] for e in entries.values()]
+            differences = [
+                (e["difference"][label] or {}).get("mean") if kind == "paired" else e["differences"][label]
+                for e in entries.values()
+            ]
             bars(
                 bottom,
                 index - 1,
