@@ -5,7 +5,7 @@
         --fusion_layer none,6,11 --output_dir runs/xnli-mbert [any TrainingArguments flag]
     python run_glue_x.py ... --fusion_layer all --seeds 1,2,3 [--sweep_backend ray [--ray_address HEAD:6379]]
     python run_glue_x.py args.json
-    python run_glue_x.py compare runs/xnli-mbert runs/xnli-xlmr --output_dir runs/compare
+    python run_glue_x.py compare runs/xnli-mbert runs/xnli-xlmr --output_dir runs/compare [--labels a,b] [--force]
     python run_glue_x.py predict runs/xnli-mbert --input sentences.txt --output predictions.jsonl
 
 Tasks: xnli, pawsx, panx (alias wikiann), udpos. Data: the Hub by default, --data_dir in the XTREME layout,
@@ -29,12 +29,22 @@ def compare_main(argv: list[str]) -> int:
     )
     parser.add_argument("run_dirs", nargs="+", help="output folders of run_glue_x.py (a run or a sweep)")
     parser.add_argument("--output_dir", required=True, help="where compare.md/.json/.png go")
-    parser.add_argument("--labels", help="comma list, one label per run (default: model and setting)")
+    parser.add_argument(
+        "--labels",
+        help="comma list, one label per column: runs of one setting with different seeds share a column "
+        "(default: model and setting)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs of different training languages, metrics, splits or evaluation examples anyway, "
+        "marking every table as not comparable (different tasks are always refused)",
+    )
     args = parser.parse_args(argv)
     from modeling_dlfa import compare
 
     labels = args.labels.split(",") if args.labels else None
-    comparison = compare.compare_runs(args.run_dirs, args.output_dir, labels=labels)
+    comparison = compare.compare_runs(args.run_dirs, args.output_dir, labels=labels, force=args.force)
     print(compare.compare_markdown(comparison))
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .atomic import atomic_path, write_text
 from .results import RunResults
+from .statistics import Summary
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,25 @@ def fmt(value: float | None) -> str:
 def signed(value: float | None) -> str:
     # Rounded first and +0.0 so that a tiny negative difference prints as +0.00, not -0.00.
     return MISSING if value is None else f"{round(value, 2) + 0.0:+.2f}"
+
+
+def spread(summary: Summary | None) -> str:
+    """`mean ± std` over seeds (just the mean for one seed)."""
+    if summary is None:
+        return MISSING
+    if summary.std is None:
+        return fmt(summary.mean)
+    return f"{summary.mean:.2f} ± {summary.std:.2f}"
+
+
+def interval(summary: Summary | None) -> str:
+    """A paired difference: `+mean [+low, +high]`, starred when the interval excludes 0."""
+    if summary is None:
+        return MISSING
+    if summary.ci_low is None:
+        return signed(summary.mean)
+    star = " *" if summary.excludes_zero else ""
+    return f"{signed(summary.mean)} [{signed(summary.ci_low)}, {signed(summary.ci_high)}]{star}"
 
 
 def _is_number(cell: str) -> bool:
@@ -74,10 +94,13 @@ def heading(results: RunResults, setting: str) -> str:
     )
 
 
-def plot(path: str | os.PathLike, draw: Callable[[Any], None], slots: float) -> Path | None:
+def plot(
+    path: str | os.PathLike, draw: Callable[[Any], None], slots: float, *, panels: int = 1
+) -> Path | None:
     """Draw one figure with `draw(axes)` and save it atomically as PNG; None without matplotlib.
 
-    `slots` (about how many bars or points side by side) sets the figure's width.
+    `slots` (about how many bars or points side by side) sets the figure's width; with `panels` > 1, `draw`
+    gets that many axes, one above the other.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -88,12 +111,15 @@ def plot(path: str | os.PathLike, draw: Callable[[Any], None], slots: float) -> 
         )
         return None
     # A bare Figure on an Agg canvas: no pyplot, so no global backend switch and nothing to close.
-    figure = Figure(figsize=(min(4 + 0.4 * slots, 40), 4.5), layout="constrained")
+    figure = Figure(
+        figsize=(min(4 + 0.4 * slots, 40), 4.5 if panels == 1 else 1 + 3.5 * panels), layout="constrained"
+    )
     FigureCanvasAgg(figure)
-    axes = figure.subplots()
+    axes = figure.subplots(panels, 1) if panels > 1 else figure.subplots()
     draw(axes)
-    # Outside the axes, where it cannot hide bars or points.
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    for each in axes if panels > 1 else [axes]:
+        # Outside the axes, where it cannot hide bars or points.
+        each.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
     return Path(path)

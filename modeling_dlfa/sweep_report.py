@@ -9,31 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .report import MISSING, fmt, heading, plot, signed, table, union, write_report
+from .report import heading, interval, plot, spread, table, union, write_report
 from .results import SWEEP_FILE, ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
 from .statistics import Summary
 
 SELECTED_MARK = "**←selected**"
 REPORT_FILE = "sweep.md"
-
-
-def _spread(summary: Summary | None) -> str:
-    """`mean ± std` over seeds (just the mean for one seed)."""
-    if summary is None:
-        return MISSING
-    if summary.std is None:
-        return fmt(summary.mean)
-    return f"{summary.mean:.2f} ± {summary.std:.2f}"
-
-
-def _interval(summary: Summary | None) -> str:
-    """A paired difference: `+mean [+low, +high]`, starred when the interval excludes 0."""
-    if summary is None:
-        return MISSING
-    if summary.ci_low is None:
-        return signed(summary.mean)
-    star = " *" if summary.excludes_zero else ""
-    return f"{signed(summary.mean)} [{signed(summary.ci_low)}, {signed(summary.ci_high)}]{star}"
 
 
 def _several_seeds(sweep: SweepResults) -> bool:
@@ -72,10 +53,10 @@ def sweep_markdown(sweep: SweepResults) -> str:
             "difference to the baseline of the same seed, mean [95% t-interval]; * marks an interval that "
             "excludes 0."
         )
-    parts += ["## Scores", table(header, ([name(s), *cells(s.summary, _spread)] for s in settings))]
+    parts += ["## Scores", table(header, ([name(s), *cells(s.summary, spread)] for s in settings))]
     compared = [setting for setting in settings if setting.difference is not None]
     if compared:
-        differences = ([name(s), *cells(s.difference, _interval)] for s in compared)
+        differences = ([name(s), *cells(s.difference, interval)] for s in compared)
         parts += ["## Difference vs the baseline", table(header, differences)]
     return "\n\n".join(parts) + "\n"
 

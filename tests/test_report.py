@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import statistics
 import sys
 from pathlib import Path
 
 import pytest
 
 from modeling_dlfa import compare, run_report, sweep_report
+from modeling_dlfa.report import signed
 from modeling_dlfa.results import RunResults, SeedRun, SweepResults
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -369,3 +371,238 @@ def test_compare_refuses_mixed_metrics_and_splits(tmp_path: Path, change: dict, 
     second = write_run(tmp_path / "b", make_results(**change))
     with pytest.raises(ValueError, match=what):
         compare.compare_runs([first, second], tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"train_language": "de"},
+            "cannot compare runs with different training languages: {a} (train_language en), "
+            "{b} (train_language de) (--force",
+        ),
+        (
+            {"num_examples": {"en": 2490, "de": 300, "zh": 2490}},
+            "cannot compare runs with different evaluation examples for de: {a} (2490 examples), "
+            "{b} (300 examples) (--force",
+        ),
+        (
+            {"data_sources": {"de": "xnli/dev-de.tsv"}},
+            "cannot compare runs with different evaluation data sources for de: {a} (google/xtreme XNLI.de), "
+            "{b} (xnli/dev-de.tsv) (--force",
+        ),
+    ],
+    ids=["training language", "example counts", "data sources"],
+)
+def test_compare_refuses_runs_trained_or_evaluated_differently(
+    tmp_path: Path, change: dict, expected: str
+) -> None:
+    # fr only in the first run, with its own count and source: a language one run scores is no mismatch.
+    first = make_results({"en": 80.0, "de": 70.0, "zh": 60.0, "fr": 75.0})
+    first["num_examples"]["fr"] = 1000
+    first["data_sources"] = {"de": "google/xtreme XNLI.de", "fr": "fr.tsv"}
+    a = write_run(tmp_path / "a", first)
+    b = write_run(tmp_path / "b", make_results() | {"data_sources": {"de": "google/xtreme XNLI.de"}} | change)
+    with pytest.raises(ValueError) as error:
+        compare.compare_runs([a, b], tmp_path / "out")
+    message = str(error.value)
+    assert expected.format(a=a, b=b) in message
+    assert "\n" not in message and "fr" not in message
+    assert not (tmp_path / "out").exists()
+    # The same runs without the change compare.
+    c = write_run(tmp_path / "c", make_results() | {"data_sources": {"de": "google/xtreme XNLI.de"}})
+    assert compare.compare_runs([a, c], tmp_path / "out")["mismatches"] == []
+
+
+def test_compare_force_marks_every_table_and_records_the_mismatches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = write_run(tmp_path / "a", make_results())
+    other = make_results(fusion_layer=None) | {"train_language": "de", "data_sources": {"zh": "zh.tsv"}}
+    other["num_examples"]["de"] = 300
+    b = write_run(tmp_path / "b", other)
+    comparison = compare.compare_runs([a, b], tmp_path / "out", force=True)
+    assert [(m["kind"], m["language"], m["values"]) for m in comparison["mismatches"]] == [
+        ("train_language", None, {str(a): "en", str(b): "de"}),
+        ("num_examples", "de", {str(a): 2490, str(b): 300}),
+    ]
+    assert (
+        json.loads((tmp_path / "out" / "compare.json").read_text())["mismatches"] == comparison["mismatches"]
+    )
+    warning = "⚠ not comparable: training language differs (en vs de); de examples differ (2490 vs 300)."
+    text = (tmp_path / "out" / "compare.md").read_text()
+    title, *sections = text.split("\n## ")
+    assert title.splitlines()[0].endswith("trained on en / de")
+    assert title.splitlines()[2] == warning  # at the top, above the runs table
+    for section in sections:  # under every table heading
+        assert section.splitlines()[2] == warning
+    assert text.count(warning) == 3
+    (axes,) = drawn_comparison(comparison, monkeypatch)
+    assert axes.figure.get_suptitle().endswith("| ⚠ not comparable")
+
+
+def seeded_runs(tmp_path: Path, seeds: dict[int | None, list[int]]) -> tuple[list[Path], dict]:
+    """Runs of several settings and seeds (folders interleaved by seed, so grouping does not rely on order),
+    and their scores: {fusion_layer: {seed: languages}}."""
+    scores: dict = {}
+    folders = []
+    for position in range(max(map(len, seeds.values()))):
+        for layer, layer_seeds in seeds.items():
+            if position >= len(layer_seeds):
+                continue
+            seed = layer_seeds[position]
+            offset = 0.0 if layer is None else layer / 2
+            languages = {
+                "en": 80.0 + offset + seed * 0.7,
+                "de": 70.0 + offset * seed - seed**2 * 0.3,
+                "zh": 60.0 + offset * (seed % 2) + seed,
+            }
+            scores.setdefault(layer, {})[seed] = languages
+            results = make_results(languages, fusion_layer=layer) | {"seed": seed}
+            folders.append(write_run(tmp_path / f"fusion_{layer or 'none'}_seed_{seed}", results))
+    return folders, scores
+
+
+def test_compare_aggregates_seeds_with_paired_differences(tmp_path: Path) -> None:
+    folders, scores = seeded_runs(tmp_path, {None: [1, 2, 3], 6: [1, 2, 3]})
+    comparison = compare.compare_runs(folders, tmp_path / "out", labels=["base", "dlfa"])
+    assert [(run["label"], run["seeds"]) for run in comparison["runs"]] == [
+        ("base", [1, 2, 3]),
+        ("dlfa", [1, 2, 3]),
+    ]
+    assert comparison["runs"][1]["pairing"]["kind"] == "paired"
+    text = (tmp_path / "out" / "compare.md").read_text()
+
+    def average(languages: dict) -> float:  # as the comparison averages a run: over en, de, zh, rounded
+        return round(sum(languages.values()) / len(languages), 2)
+
+    values = {
+        "de": ({s: v["de"] for s, v in scores[None].items()}, {s: v["de"] for s, v in scores[6].items()}),
+        "average": (
+            {s: average(v) for s, v in scores[None].items()},
+            {s: average(v) for s, v in scores[6].items()},
+        ),
+    }
+    for name, (base, dlfa) in values.items():
+        entry = comparison["average"] if name == "average" else comparison["languages"][name]
+        for label, by_seed in (("base", base), ("dlfa", dlfa)):
+            mean, std = statistics.fmean(by_seed.values()), statistics.stdev(by_seed.values())
+            assert entry["scores"][label] == pytest.approx(mean)
+            assert entry["summary"][label]["std"] == pytest.approx(std)
+            assert f"{mean:.2f} ± {std:.2f}" in text
+        per_seed = [dlfa[seed] - base[seed] for seed in (1, 2, 3)]
+        difference = entry["difference"]["dlfa"]
+        assert difference["n"] == 3 and difference["mean"] == pytest.approx(statistics.fmean(per_seed))
+        assert entry["differences"]["dlfa"] == round(statistics.fmean(per_seed), 2)
+        # The paired interval: t(2) over the per-seed differences, not over the two settings' spreads.
+        half = 4.303 * statistics.stdev(per_seed) / 3**0.5
+        assert difference["ci_low"] == pytest.approx(statistics.fmean(per_seed) - half)
+        assert difference["ci_high"] == pytest.approx(statistics.fmean(per_seed) + half)
+        assert difference["ci_low"] < difference["mean"] < difference["ci_high"]
+        assert (
+            f"{signed(difference['mean'])} [{signed(difference['ci_low'])}, {signed(difference['ci_high'])}]"
+            in text
+        )
+    assert "Scores: mean ± std over seeds" in text and "- Δ dlfa: paired on seeds 1, 2, 3" in text
+
+
+def test_compare_labels_name_columns_not_folders(tmp_path: Path) -> None:
+    folders, _ = seeded_runs(tmp_path, {None: [1, 2, 3], 6: [1, 2, 3]})
+    with pytest.raises(ValueError, match="6 labels for 2 columns") as error:
+        compare.compare_runs(folders, tmp_path / "out", labels=list("abcdef"))
+    assert ", ".join(str(folder) for folder in folders[::2]) in str(error.value)
+    comparison = compare.compare_runs(folders, tmp_path / "out")
+    assert [run["label"] for run in comparison["runs"]] == [
+        "bert-base-multilingual-cased baseline",
+        "bert-base-multilingual-cased D6",
+    ]
+
+
+def test_compare_pairs_only_common_seeds_and_gives_no_difference_without_one(tmp_path: Path) -> None:
+    folders, scores = seeded_runs(tmp_path, {None: [1, 2], 6: [3, 4], 9: [2, 3]})
+    comparison = compare.compare_runs(folders, tmp_path / "out", labels=["base", "d6", "d9"])
+    d6, d9 = comparison["runs"][1:]
+    assert d6["pairing"]["kind"] == "none" and d9["pairing"]["seeds"] == [2]
+    for entry in [*comparison["languages"].values(), comparison["average"]]:
+        assert entry["differences"]["d6"] is None and entry["difference"]["d6"] is None
+    # d9 pairs on seed 2 alone: its difference, no interval.
+    de = comparison["languages"]["de"]
+    assert de["difference"]["d9"]["n"] == 1 and de["difference"]["d9"]["ci_low"] is None
+    assert de["differences"]["d9"] == round(scores[9][2]["de"] - scores[None][2]["de"], 2)
+    text = (tmp_path / "out" / "compare.md").read_text()
+    assert "- Δ d6: none, no common seed with base (seeds 3, 4 against 1, 2)" in text
+    assert "- Δ d9: paired on seed 2 (of 2, 3 against 1, 2: the seeds both have)" in text
+    de_row = next(line for line in text.splitlines() if line.startswith("| de |"))
+    assert de_row.endswith(f"| no common seed | {signed(de['differences']['d9'])} |")
+
+
+def test_compare_expands_a_sweeps_seeds(tmp_path: Path) -> None:
+    sweep = seeded_sweep()  # D6 selected, seeds 1 and 2
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps(sweep))
+    baseline, d6 = sweep["settings"]
+    # The sweep's own baseline runs as run folders: the paired differences must be the sweep's own.
+    runs = [write_run(tmp_path / f"base_{run['seed']}", run["results"]) for run in baseline["runs"]]
+    comparison = compare.compare_runs([*runs, folder], tmp_path / "out", labels=["base", "swept"])
+    swept = comparison["runs"][1]
+    assert swept["seeds"] == [1, 2] and swept["dir"] == str(folder)
+    assert swept["selected_from_sweep"] == str(folder / "sweep.json")
+    assert [run["dir"] for run in swept["seed_runs"]] == [str(folder / run["dir"]) for run in d6["runs"]]
+    for language, mean in d6["results"]["languages"].items():
+        entry = comparison["languages"][language]
+        assert entry["scores"]["swept"] == pytest.approx(mean)
+        assert entry["summary"]["swept"] == pytest.approx(d6["summary"]["languages"][language])
+        assert entry["difference"]["swept"] == pytest.approx(d6["difference"]["languages"][language])
+
+
+def drawn_comparison(comparison: dict, monkeypatch: pytest.MonkeyPatch) -> list:
+    """The axes compare.png is drawn on (two panels where there are seeds and something to compare)."""
+    from matplotlib.figure import Figure
+
+    drawn = []
+
+    def fake_plot(path: Path, draw, slots: float, panels: int = 1) -> None:
+        axes = Figure().subplots(panels, 1) if panels > 1 else Figure().subplots()
+        draw(axes)
+        drawn.extend(axes if panels > 1 else [axes])
+
+    monkeypatch.setattr(compare, "plot", fake_plot)
+    compare._plot_comparison(comparison, Path("unused.png"))
+    return drawn
+
+
+def error_bars(axes, label: str) -> list[tuple[float, float]]:
+    """(low, high) of each bar's error bar in the bar series `label`."""
+    (container,) = [c for c in axes.containers if c.get_label() == label]
+    _, _, (segments,) = container.errorbar.lines
+    return [(low, high) for (_, low), (_, high) in segments.get_segments()]
+
+
+def test_compare_plot_shows_intervals_over_seeds_and_of_the_paired_differences(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders, _ = seeded_runs(tmp_path, {None: [1, 2, 3], 6: [1, 2, 3]})
+    comparison = compare.compare_runs(folders, tmp_path / "out", labels=["base", "dlfa"])
+    assert is_png(tmp_path / "out" / "compare.png")
+    scores, differences = drawn_comparison(comparison, monkeypatch)
+    entries = [*comparison["languages"].values(), comparison["average"]]
+    for label in ("base", "dlfa"):
+        bars = error_bars(scores, f"{label}: mean, 95% interval over 3 seeds")
+        summaries = [entry["summary"][label] for entry in entries]
+        assert bars == [pytest.approx((s["ci_low"], s["ci_high"])) for s in summaries]
+    bars = error_bars(differences, "Δ dlfa: paired, 95% interval")
+    paired = [entry["difference"]["dlfa"] for entry in entries]
+    assert bars == [pytest.approx((d["ci_low"], d["ci_high"])) for d in paired]
+
+
+def test_compare_titles_name_task_models_and_metric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    display = {"metric_display": "accuracy (%)"}
+    mbert = write_run(tmp_path / "mbert", make_results(task="pawsx") | display)
+    xlmr = write_run(tmp_path / "xlmr", make_results(task="pawsx", model="xlm-roberta-base") | display)
+    comparison = compare.compare_runs([mbert, xlmr], tmp_path / "out")
+    expected = "pawsx | bert-base-multilingual-cased, xlm-roberta-base | accuracy (%) on the validation split"
+    first_line = (tmp_path / "out" / "compare.md").read_text().splitlines()[0]
+    assert first_line == f"# Comparison | {expected}, trained on en"
+    (axes,) = drawn_comparison(comparison, monkeypatch)
+    assert axes.figure.get_suptitle() == expected

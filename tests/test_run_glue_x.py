@@ -17,6 +17,7 @@ from run_glue_x import main
 
 from .conftest import REPO_ROOT
 from .fixtures import FAST, write_conllu, write_pairs, write_tagged, write_xnli_dir
+from .test_report import seeded_runs
 
 
 def run_cli(*args: str) -> int:
@@ -244,6 +245,41 @@ def test_compare_refuses_runs_of_different_tasks(tmp_path, xnli_run, capsys):
     error = capsys.readouterr().err
     assert "different tasks" in error and "xnli" in error and "pawsx" in error
     assert not (tmp_path / "report").exists()
+
+
+def test_compare_refuses_runs_scored_on_other_examples_unless_forced(tmp_path, xnli_run, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    results = read_results(xnli_run)
+    results["num_examples"] = {**results["num_examples"], "de": 5}
+    (other / "results.json").write_text(json.dumps(results))
+    report = tmp_path / "report"
+    assert run_cli("compare", xnli_run, other, "--output_dir", report) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: cannot compare runs with different evaluation")
+    assert f"examples for de: {xnli_run} (12 examples), {other} (5 examples) (--force" in error
+    assert not report.exists()
+    assert run_cli("compare", xnli_run, other, "--output_dir", report, "--force") == 0
+    assert "⚠ not comparable: de examples differ (12 vs 5)." in capsys.readouterr().out
+    assert (report / "compare.md").read_text().count("⚠ not comparable: de examples differ (12 vs 5).") == 3
+    (mismatch,) = json.loads((report / "compare.json").read_text())["mismatches"]
+    assert mismatch["kind"] == "num_examples" and mismatch["values"] == {str(xnli_run): 12, str(other): 5}
+
+
+def test_compare_aggregates_seeds_under_one_label_per_setting(tmp_path, capsys):
+    folders, scores = seeded_runs(tmp_path, {None: [1, 2, 3], 6: [1, 2, 3]})
+    report = tmp_path / "report"
+    assert run_cli("compare", *folders, "--output_dir", report, "--labels", "base,dlfa") == 0
+    comparison = json.loads((report / "compare.json").read_text())
+    assert [(run["label"], run["seeds"]) for run in comparison["runs"]] == [
+        ("base", [1, 2, 3]),
+        ("dlfa", [1, 2, 3]),
+    ]
+    zh = comparison["languages"]["zh"]["difference"]["dlfa"]
+    assert zh["mean"] == pytest.approx(sum(scores[6][s]["zh"] - scores[None][s]["zh"] for s in (1, 2, 3)) / 3)
+    assert "| zh |" in capsys.readouterr().out
+    assert run_cli("compare", *folders, "--output_dir", report, "--labels", "a,b,c,d,e,f") == 2
+    assert "6 labels for 2 columns" in capsys.readouterr().err
 
 
 def test_dev_holdout_trains_on_part_of_a_dev_file(tmp_path, tiny_bert_dir):
