@@ -128,7 +128,7 @@ def hub_datasets(results: RunResults) -> list[str]:
     record where the data came from (a card must not name a Hub dataset the model was not trained or scored
     on)."""
     origins = (results.data_origins or {}).values()
-    if not origins or any(origin.kind != "hub" for origin in origins):
+    if not origins or not all(origin.from_hub for origin in origins):
         return []
     return sorted({origin.repo for origin in origins})
 
@@ -138,8 +138,8 @@ def data_description(results: RunResults) -> str:
     if not results.data_origins:
         return "the data its results.json lists under `data_sources`"
     origins = results.data_origins.values()
-    repos = sorted({origin.repo for origin in origins if origin.kind == "hub"})
-    files = sorted({Path(origin.path).name for origin in origins if origin.kind == "file"})
+    repos = sorted({origin.repo for origin in origins if origin.from_hub})
+    files = sorted({Path(origin.path).name for origin in origins if origin.from_file})
     parts = []
     if repos:
         parts.append(", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos))

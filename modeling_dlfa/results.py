@@ -137,6 +137,14 @@ class DataOrigin:
         if self.kind not in ORIGIN_KINDS:
             raise ValueError(f"data origin kind {self.kind!r} is not one of {', '.join(ORIGIN_KINDS)}")
 
+    @property
+    def from_hub(self) -> bool:
+        return self.kind == "hub"
+
+    @property
+    def from_file(self) -> bool:
+        return self.kind == "file"
+
     def to_dict(self) -> dict[str, Any]:
         values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
         return {name: value for name, value in values.items() if value is not None}
