@@ -25,8 +25,9 @@ from typing import Any
 
 from .compare_report import NO_COMMON_SEED, seed_list, write_compare_report
 from .report import language_groups, union
-from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults, label_for_setting
+from .results import RESULTS_FILE, SWEEP_FILE, RunResults, label_for_setting
 from .statistics import Summary, paired_difference, summarize
+from .sweep_results import SweepResults
 
 logger = logging.getLogger(__name__)
 

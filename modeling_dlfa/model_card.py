@@ -19,7 +19,8 @@ from hub_cards import load_template
 
 from .atomic import write_text
 from .configuration_dlfa import DLFAConfig
-from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults
+from .results import RESULTS_FILE, SWEEP_FILE, RunResults
+from .sweep_results import SweepResults
 from .task_files import results_task
 from .tasks import Task
 

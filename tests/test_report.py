@@ -13,7 +13,8 @@ import pytest
 
 from modeling_dlfa import compare, compare_report, run_report, sweep_report
 from modeling_dlfa.report import signed
-from modeling_dlfa.results import RunResults, SeedRun, SweepResults
+from modeling_dlfa.results import RunResults
+from modeling_dlfa.sweep_results import SeedRun, SweepResults
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENF = ("en", "de")
