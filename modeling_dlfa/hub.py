@@ -34,7 +34,7 @@ from .model_card import (
 )
 from .results import RESULTS_FILE, RunResults
 from .task_files import results_task
-from .tasks import Task
+from .task_kinds import Task
 
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
 WEIGHTS_FILE = "model.safetensors"

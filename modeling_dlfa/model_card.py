@@ -20,7 +20,7 @@ from .configuration_dlfa import DLFAConfig
 from .results import RESULTS_FILE, SWEEP_FILE, RunResults
 from .sweep_results import SweepResults
 from .task_files import results_task
-from .tasks import Task
+from .task_kinds import Task
 
 MIN_TRANSFORMERS = "5.24"
 CONFIG_FILE = "config.json"

@@ -33,7 +33,8 @@ from .scoring import dev_metric, predict_language
 from .sweep_report import sweep_markdown, sweep_paths, write_sweep_report
 from .sweep_results import SeedRun, SweepResults
 from .task_files import load_task_file, with_dataset_flags
-from .tasks import Task, get_task
+from .task_kinds import Task
+from .tasks import get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
 logger = logging.getLogger(__name__)
