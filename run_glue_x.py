@@ -41,11 +41,11 @@ def compare_main(argv: list[str]) -> int:
         "marking every table as not comparable (different tasks are always refused)",
     )
     args = parser.parse_args(argv)
-    from modeling_dlfa import compare
+    from modeling_dlfa import compare, compare_report
 
     labels = args.labels.split(",") if args.labels else None
     comparison = compare.compare_runs(args.run_dirs, args.output_dir, labels=labels, force=args.force)
-    print(compare.compare_markdown(comparison))
+    print(compare_report.compare_markdown(comparison))
     return 0
 
 

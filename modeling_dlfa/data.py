@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING
 
 import datasets
 
-from . import tasks
-
 if TYPE_CHECKING:
-    from .tasks import Task
+    from .task_kinds import Task
 
 XTREME_SPLITS = ("train", "dev", "test")
 _SPLIT_ALIASES = {"dev": "validation"}
@@ -34,6 +32,14 @@ Line = tuple[int, str]
 
 class DataError(ValueError):
     """Bad task data: the message names the file (and line), the field, its value and what is allowed."""
+
+
+def _task(task: str | Task) -> Task:
+    """The task a reader was given, or the one its name names."""
+    # Imported when called: tasks.py builds its tasks from task_kinds.py, which reads files through here.
+    from .tasks import get_task
+
+    return get_task(task)
 
 
 def _lines(path: Path) -> Iterator[Line]:
@@ -134,12 +140,12 @@ def read_tagged_tsv(task: Task, path: Path) -> datasets.Dataset:
 
 def read_xtreme_tsv(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """XTREME tsv: `a<TAB>b<TAB>label` lines, or `token<TAB>tag` lines, blank lines between sentences."""
-    return tasks.get_task(task).read_tsv(Path(path))
+    return _task(task).read_tsv(Path(path))
 
 
 def read_conllu(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """Words and UPOS tags of a CoNLL-U file; multi-word token ranges and empty nodes are skipped."""
-    task, path = tasks.get_task(task), Path(path)
+    task, path = _task(task), Path(path)
     if ".conllu" not in task.file_suffixes:
         raise DataError(
             f"{path}: CoNLL-U files hold UPOS tags, which task {task.name} does not read; it reads "
@@ -226,7 +232,7 @@ def _json_tagged(path: Path, number: int, record: dict) -> tuple[list[str], list
 def read_jsonl(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """JSON Lines: premise/hypothesis, sentence1/sentence2 or text_a/text_b plus label; or tokens plus
     tags/ner_tags/pos_tags. Labels are names or class ids."""
-    return tasks.get_task(task).read_jsonl(Path(path))
+    return _task(task).read_jsonl(Path(path))
 
 
 def read_pairs_jsonl(task: Task, path: Path) -> datasets.Dataset:
@@ -263,7 +269,7 @@ _READERS: dict[str, Callable[[str | Task, str | os.PathLike], datasets.Dataset]]
 
 def read_file(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
     """Read `path` with the reader its suffix calls for, if the task reads files of that kind."""
-    task, path = tasks.get_task(task), Path(path)
+    task, path = _task(task), Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -277,7 +283,7 @@ def read_file(task: str | Task, path: str | os.PathLike) -> datasets.Dataset:
 
 def find_xtreme_files(task: str | Task, data_dir: str | os.PathLike) -> dict[str, dict[str, Path]]:
     """{split: {language: path}} for the `<split>-<lang>.tsv` files in `data_dir` or `data_dir/<task>`."""
-    task, data_dir = tasks.get_task(task), Path(data_dir)
+    task, data_dir = _task(task), Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: no such data folder")
     folder = data_dir / task.name if (data_dir / task.name).is_dir() else data_dir
@@ -330,7 +336,7 @@ def load_hub_split(
     token: str | None = None,
 ) -> datasets.Dataset:
     """One language's split of the task's Hub dataset in the internal format (needs the Hub or its cache)."""
-    task = tasks.get_task(task)
+    task = _task(task)
     hub_split = _SPLIT_ALIASES.get(split, split)
     if hub_split not in task.hub_splits:
         raise ValueError(f"split {split!r} is not one of {', '.join(task.hub_splits)} (or dev)")

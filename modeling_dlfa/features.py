@@ -26,7 +26,7 @@ from .atomic import atomic_path
 if TYPE_CHECKING:
     import datasets
 
-    from .tasks import Task
+    from .task_kinds import Task
 
 logger = logging.getLogger(__name__)
 

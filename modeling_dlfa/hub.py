@@ -23,19 +23,18 @@ from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 from huggingface_hub.utils import httpx, validate_repo_id
 
 from .atomic import write_text
+from .base_model import CARD_FILE, earlier_license
 from .model_card import (
-    CARD_FILE,
     CONFIG_FILE,
     TASK_DISPLAY,
     build_model_card,
-    earlier_license,
     read_results,
     refuse_sweep_folder,
     write_model_card,
 )
 from .results import RESULTS_FILE, RunResults
 from .task_files import results_task
-from .tasks import Task
+from .task_kinds import Task
 
 CODE_FILES = ("configuration_dlfa.py", "modeling_dlfa.py")
 WEIGHTS_FILE = "model.safetensors"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .tasks import Task, get_task
+from .task_kinds import Task
+from .tasks import get_task
 
 # The evaluate module's file: `evaluate.load(SCORES_MODULE, config_name=...)` (see its docstring).
 SCORES_MODULE = str(Path(__file__).with_name("xtreme_scores.py"))

@@ -13,7 +13,7 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from .arguments import ModelArguments
 from .configuration_dlfa import DLFAConfig
-from .tasks import Task
+from .task_kinds import Task
 
 logger = logging.getLogger(__name__)
 

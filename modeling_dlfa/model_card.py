@@ -6,28 +6,24 @@ Publishing the folder, and the command line: modeling_dlfa/hub.py.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData, try_to_load_from_cache
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hub_cards import load_template
 
 from .atomic import write_text
+from .base_model import CARD_FILE, base_model, card_license, earlier_license
 from .configuration_dlfa import DLFAConfig
-from .results import RESULTS_FILE, SWEEP_FILE, RunResults, SweepResults
+from .results import RESULTS_FILE, SWEEP_FILE, RunResults
+from .sweep_results import SweepResults
 from .task_files import results_task
-from .tasks import Task
+from .task_kinds import Task
 
 MIN_TRANSFORMERS = "5.24"
 CONFIG_FILE = "config.json"
-CARD_FILE = "README.md"
-# What the offline backbone builder (offline_backbone/) records beside the weights: the model and its license.
-BUILD_INFO_FILE = "BUILD_INFO.json"
 
 # results.json's metric -> the Hub's metric id in model-index (f1 is seqeval's span-level F1).
 MODEL_INDEX_METRICS = {"accuracy": "accuracy", "span_f1": "f1", "token_accuracy": "accuracy"}
@@ -86,49 +82,12 @@ TRAINING_LABELS = {
 }
 
 
-def is_hub_id(name: str) -> bool:
-    """Whether `name` reads as a Hub model id rather than a path on this machine."""
-    if Path(name).expanduser().exists():
-        return False
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
-
-
-def base_model(name_or_path: str) -> str | None:
-    """The Hub id of the backbone: the name itself, or for a local folder the model it was built or saved from
-    (the offline build's BUILD_INFO.json, else config.json's `_name_or_path`)."""
-    if is_hub_id(name_or_path):
-        return name_or_path
-    folder = Path(name_or_path).expanduser()
-    for file, key in ((BUILD_INFO_FILE, "model"), ("config.json", "_name_or_path")):
-        try:
-            value = json.loads((folder / file).read_text(encoding="utf-8")).get(key)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, str) and is_hub_id(value):
-            return value
-    return None
-
-
-def _built_license(name_or_path: str) -> str | None:
-    """The license the offline build recorded for the model weights ("MIT (model), ..." -> "mit")."""
-    try:
-        info = json.loads((Path(name_or_path).expanduser() / BUILD_INFO_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    first = str(info.get("licence", "")).split(" (")[0].split(",")[0].strip().lower()
-    return first or None
-
-
 def hub_datasets(results: RunResults) -> list[str]:
     """The Hub datasets the run read, or [] when any of its data came from files or its results.json does not
     record where the data came from (a card must not name a Hub dataset the model was not trained or scored
     on)."""
     origins = (results.data_origins or {}).values()
-    if not origins or any(origin.kind != "hub" for origin in origins):
+    if not origins or not all(origin.from_hub for origin in origins):
         return []
     return sorted({origin.repo for origin in origins})
 
@@ -138,8 +97,8 @@ def data_description(results: RunResults) -> str:
     if not results.data_origins:
         return "the data its results.json lists under `data_sources`"
     origins = results.data_origins.values()
-    repos = sorted({origin.repo for origin in origins if origin.kind == "hub"})
-    files = sorted({Path(origin.path).name for origin in origins if origin.kind == "file"})
+    repos = sorted({origin.repo for origin in origins if origin.from_hub})
+    files = sorted({Path(origin.path).name for origin in origins if origin.from_file})
     parts = []
     if repos:
         parts.append(", ".join(f"[`{repo}`](https://huggingface.co/datasets/{repo})" for repo in repos))
@@ -200,7 +159,7 @@ def build_model_card(
     task = results_task(results)
     config = _load_config(model_dir)
     _check_same_run(results, config)
-    license_fields = _license_fields(results.model_name_or_path, base_model_license)
+    license_fields = card_license(results.model_name_or_path, base_model_license)
     model_id = repo_id or f"<your-username>/{Path(model_dir).resolve().name}"
     card_data = _card_data(results, task, config, model_id.split("/")[-1], license_fields)
     context = _template_context(results, task, config, model_id, revision)
@@ -243,43 +202,6 @@ def _check_same_run(results: RunResults, config: DLFAConfig) -> None:
                 f"results say {field}={recorded!r} but config.json has {getattr(config, field)!r}: "
                 "they come from different runs"
             )
-
-
-def backbone_license(name_or_path: str) -> dict[str, str] | None:
-    """license (and license_name/license_link) from the backbone's card, if that card is on this machine."""
-    card_path = _local_card(name_or_path)
-    if card_path is None:
-        return None
-    data = ModelCard.load(card_path, ignore_metadata_errors=True).data
-    fields = {key: data.get(key) for key in ("license", "license_name", "license_link") if data.get(key)}
-    return fields if "license" in fields else None
-
-
-def _local_card(name_or_path: str) -> Path | None:
-    local = Path(name_or_path).expanduser() / CARD_FILE
-    if local.is_file():
-        return local
-    if is_hub_id(name_or_path):
-        cached = try_to_load_from_cache(name_or_path, CARD_FILE)
-        if isinstance(cached, str):
-            return Path(cached)
-    return None
-
-
-def _license_fields(name_or_path: str, fallback: str | None) -> dict[str, str]:
-    fields = backbone_license(name_or_path)
-    if fields:
-        return fields
-    return {"license": fallback or _built_license(name_or_path) or "other"}
-
-
-def earlier_license(card_path: Path, name_or_path: str) -> str | None:
-    if not card_path.is_file():
-        return None
-    data = ModelCard.load(card_path, ignore_metadata_errors=True).data
-    same_base = data.get("base_model") == (name_or_path if is_hub_id(name_or_path) else None)
-    license_id = data.get("license")
-    return license_id if same_base and license_id not in (None, "other") else None
 
 
 def _card_data(

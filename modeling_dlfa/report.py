@@ -1,7 +1,7 @@
 """What every report shares: number and table formatting, plots, and writing a report's files atomically.
 
-The reports themselves: run_report.py (one run), sweep_report.py (a fusion-layer sweep) and compare.py (runs
-side by side). The plot is drawn before the text files are replaced, so a failing plot leaves the previous
+The reports themselves: run_report.py (one run), sweep_report.py (a fusion-layer sweep) and compare_report.py
+(runs side by side, as compare.py compares them). The plot is drawn before the text files are replaced, so a failing plot leaves the previous
 report as it was.
 """
 

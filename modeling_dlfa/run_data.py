@@ -18,7 +18,8 @@ import datasets
 from .arguments import DataArguments
 from .data import DataError, find_xtreme_files, load_hub_split, parse_eval_files, read_file
 from .results import DataOrigin
-from .tasks import Task, check_languages
+from .task_kinds import Task
+from .tasks import check_languages
 
 logger = logging.getLogger(__name__)
 

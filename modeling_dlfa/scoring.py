@@ -7,7 +7,7 @@ import numpy as np
 from transformers import EvalPrediction, Trainer
 
 from .metrics import compute_metrics
-from .tasks import Task
+from .task_kinds import Task
 from .training import evaluation_named, model_inputs
 
 

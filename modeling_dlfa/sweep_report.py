@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .report import heading, interval, plot, spread, table, union, write_report
-from .results import SWEEP_FILE, ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
+from .results import SWEEP_FILE
 from .statistics import Summary
+from .sweep_results import ScorePath, ScoreStatistics, SweepResults, SweepSetting, score_paths
 
 SELECTED_MARK = "**←selected**"
 REPORT_FILE = "sweep.md"

@@ -13,7 +13,7 @@
     hub_repo: user/dataset              # ... or a Hub dataset: one config per language (hub_configs maps a
     hub_language_column: lang           # language to its config) or one config with a language column
 
-Every other field of `tasks.Task` may be given too (hub_text_columns, hub_label_column, hub_splits,
+Every other field of `task_kinds.Task` may be given too (hub_text_columns, hub_label_column, hub_splits,
 extra_metrics, parallel, metric_display, rest_group; token tasks: conllu, to read CoNLL-U files' UPOS column).
 Mappings become the tuples the frozen Task holds. Files are .jsonl or .tsv (.conllu with conllu: true).
 """
@@ -24,7 +24,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .tasks import KINDS, TASKS, Task, get_task, make_task, register_task
+from .task_kinds import KINDS, Task, make_task
+from .tasks import TASKS, get_task, register_task
 
 FILE_SPLITS = ("train", "dev", "test")
 _LIST_FIELDS = ("labels", "languages", "aliases", "hub_text_columns", "hub_splits", "extra_metrics")

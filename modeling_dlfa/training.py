@@ -11,7 +11,7 @@ from transformers import ProgressCallback, Trainer, default_data_collator
 
 from .features import MODEL_COLUMNS
 from .optimization import parameter_groups
-from .tasks import Task
+from .task_kinds import Task
 
 
 class NamedProgressCallback(ProgressCallback):

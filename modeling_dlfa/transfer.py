@@ -25,14 +25,16 @@ from .configuration_dlfa import DLFAConfig
 from .features import tokenize
 from .model_builder import build_model, load_model_config, load_tokenizer, parse_fusion_layers
 from .outputs import output_paths, run_results, split_summary, write_outputs, write_predictions
-from .results import RUN_CONFIG_FILE, RunResults, SeedRun, SweepResults
+from .results import RUN_CONFIG_FILE, RunResults
 from .resume import check_output_dir, finished_results, resume_checkpoint, run_identity
 from .run_data import TaskData, load_task_data
 from .run_report import terminal_summary
 from .scoring import dev_metric, predict_language
 from .sweep_report import sweep_markdown, sweep_paths, write_sweep_report
+from .sweep_results import SeedRun, SweepResults
 from .task_files import load_task_file, with_dataset_flags
-from .tasks import Task, get_task
+from .task_kinds import Task
+from .tasks import get_task
 from .training import OrderedEvaluationTrainer, data_collator, model_inputs
 
 logger = logging.getLogger(__name__)

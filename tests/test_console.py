@@ -19,7 +19,7 @@ from transformers import BertModel
 from modeling_dlfa import DLFAForTokenClassification
 from modeling_dlfa.arguments import ModelArguments
 from modeling_dlfa.model_builder import build_model, load_model_config
-from modeling_dlfa.results import SweepResults
+from modeling_dlfa.sweep_results import SweepResults
 from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa import compare, run_report, sweep_report
+from modeling_dlfa import compare, compare_report, run_report, sweep_report
 from modeling_dlfa.report import signed
-from modeling_dlfa.results import RunResults, SeedRun, SweepResults
+from modeling_dlfa.results import RunResults
+from modeling_dlfa.sweep_results import SeedRun, SweepResults
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENF = ("en", "de")
@@ -567,8 +568,8 @@ def drawn_comparison(comparison: dict, monkeypatch: pytest.MonkeyPatch) -> list:
         draw(axes)
         drawn.extend(axes if panels > 1 else [axes])
 
-    monkeypatch.setattr(compare, "plot", fake_plot)
-    compare._plot_comparison(comparison, Path("unused.png"))
+    monkeypatch.setattr(compare_report, "plot", fake_plot)
+    compare_report._plot_comparison(comparison, Path("unused.png"))
     return drawn
 
 

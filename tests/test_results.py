@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa.results import (
-    DataOrigin,
-    RunResults,
-    SeedRun,
-    SweepResults,
-    label_for_setting,
-    mean_results,
-    select_setting,
-)
+from modeling_dlfa.results import DataOrigin, RunResults, label_for_setting
+from modeling_dlfa.sweep_results import SeedRun, SweepResults, mean_results, select_setting
 
 from .test_report import make_results, make_sweep, sweep_settings
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa.results import RunResults, SweepResults
+from modeling_dlfa.results import RunResults
 from modeling_dlfa.statistics import paired_difference, summarize
 from modeling_dlfa.sweep import parse_seeds, plan
+from modeling_dlfa.sweep_results import SweepResults
 from run_glue_x import main
 
 from .conftest import REPO_ROOT

@@ -14,7 +14,8 @@ import pytest
 
 from modeling_dlfa.data import load_hub_split
 from modeling_dlfa.task_files import TaskFileError, load_task_file
-from modeling_dlfa.tasks import SequenceTask, TokenTask, get_task
+from modeling_dlfa.task_kinds import SequenceTask, TokenTask
+from modeling_dlfa.tasks import get_task
 from run_glue_x import main
 
 from .fixtures import FAST, WORDS

@@ -2,15 +2,8 @@ import dataclasses
 
 import pytest
 
-from modeling_dlfa.tasks import (
-    LANGUAGE_GROUPS,
-    TASKS,
-    UPOS_TAGS,
-    Task,
-    check_languages,
-    get_task,
-    language_groups,
-)
+from modeling_dlfa.task_kinds import LANGUAGE_GROUPS, Task, language_groups
+from modeling_dlfa.tasks import TASKS, UPOS_TAGS, check_languages, get_task
 
 
 def test_the_four_tasks():
