@@ -92,7 +92,7 @@ _OMITTED_WHEN_NONE = (
     "data_origins",
     "other_splits",
 )
-ORIGIN_KINDS = ("file", "hub")
+ORIGIN_SOURCES = ("file", "hub")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +101,7 @@ class DataOrigin:
     (`repo`, `config`, `split`; where one config holds every language, the rows whose `language_column` names
     it). `heldout`: only the rows held out of training were used (how many), not the whole file or split."""
 
-    kind: str
+    source: str
     path: str | None = None
     repo: str | None = None
     config: str | None = None
@@ -111,16 +111,16 @@ class DataOrigin:
     heldout: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ORIGIN_KINDS:
-            raise ValueError(f"data origin kind {self.kind!r} is not one of {', '.join(ORIGIN_KINDS)}")
+        if self.source not in ORIGIN_SOURCES:
+            raise ValueError(f"data origin source {self.source!r} is not one of {', '.join(ORIGIN_SOURCES)}")
 
     @property
     def from_hub(self) -> bool:
-        return self.kind == "hub"
+        return self.source == "hub"
 
     @property
     def from_file(self) -> bool:
-        return self.kind == "file"
+        return self.source == "file"
 
     def to_dict(self) -> dict[str, Any]:
         values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}

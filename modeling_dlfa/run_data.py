@@ -117,7 +117,7 @@ def _missing(
 
 
 def _file_origin(path: str | os.PathLike) -> DataOrigin:
-    return DataOrigin(kind="file", path=str(path))
+    return DataOrigin(source="file", path=str(path))
 
 
 def _hub_or_file(
@@ -138,7 +138,7 @@ def _hub_or_file(
     column = task.hub_language_column
     config = f"{column}={language}" if column else task.hub_config(language)
     origin = DataOrigin(
-        kind="hub",
+        source="hub",
         repo=task.hub_repo,
         config=None if column else config,
         split=split,

@@ -152,6 +152,16 @@ class SequenceTask(Task):
     kind: str = SEQUENCE
     metrics_allowed: ClassVar[tuple[str, ...]] = ("accuracy",)
     pipeline_tag: ClassVar[str] = "text-classification"
+    # What the model card says of this kind: how its pipeline is built and used, and what the head reads.
+    card_pipeline: ClassVar[str] = (
+        f'classifier = pipeline("{pipeline_tag}", model=model, tokenizer=tokenizer)'
+    )
+    card_pipeline_call: ClassVar[str] = "classifier"
+    card_output_note: ClassVar[str] = ""
+    card_head: ClassVar[str] = (
+        "The first token of L goes through a dense + tanh pooler, dropout and a linear classifier, as BERT's "
+        "sequence classifier does with the last layer."
+    )
     auto_class: ClassVar[str] = "AutoModelForSequenceClassification"
     head_class: ClassVar[type] = DLFAForSequenceClassification
 
@@ -232,6 +242,19 @@ class TokenTask(Task):
     )
     labels_words: ClassVar[bool] = True
     pipeline_tag: ClassVar[str] = "token-classification"
+    card_pipeline: ClassVar[str] = (
+        '# "first": each word takes the label predicted for its first sub-token, as in training.\n'
+        f'tagger = pipeline("{pipeline_tag}", model=model, tokenizer=tokenizer, aggregation_strategy="first")'
+    )
+    card_pipeline_call: ClassVar[str] = "tagger"
+    card_output_note: ClassVar[str] = (
+        ' With `aggregation_strategy="first"` the pipeline also merges neighbouring words that carry the same '
+        'label into one span; use `aggregation_strategy="none"` for sub-token predictions.'
+    )
+    card_head: ClassVar[str] = (
+        "Every token of L goes through dropout and a linear classifier; a word split into several sub-tokens "
+        "takes the label of its first sub-token (the others are left out of the loss)."
+    )
     auto_class: ClassVar[str] = "AutoModelForTokenClassification"
     head_class: ClassVar[type] = DLFAForTokenClassification
 

@@ -82,7 +82,7 @@ def make_results(task: str, languages: dict[str, float], fusion_layer: int | Non
             **{code: f"{task_info.hub_repo} ({task_info.hub_config(code)}, validation)" for code in languages},
         },
         "data_origins": {
-            name: {"kind": "hub", "repo": task_info.hub_repo, "config": task_info.hub_config(code),
+            name: {"source": "hub", "repo": task_info.hub_repo, "config": task_info.hub_config(code),
                    "split": split, "language": code}
             for name, code, split in [("train", "en", "train"), ("dev", "en", "validation"),
                                       *((code, code, "validation") for code in languages)]
@@ -584,7 +584,7 @@ def test_a_card_names_the_data_and_backbone_actually_used(tmp_path):
         "en": "demo/data/panx/dev-en.tsv", "de": "demo/data/panx/dev-de.tsv",
     }  # fmt: skip
     results["data_origins"] = {
-        name: {"kind": "file", "path": path} for name, path in results["data_sources"].items()
+        name: {"source": "file", "path": path} for name, path in results["data_sources"].items()
     }
     model = tiny_model("panx")
     model.save_pretrained(tmp_path / "run")
@@ -633,7 +633,7 @@ def test_cards_credit_the_data_a_run_read(tmp_path, tiny_bert_dir, monkeypatch):
     common = ["--task_name", "xnli", "--model_name_or_path", str(tiny_bert_dir), "--fusion_layer", "1", *FAST]
     assert run_main([*common, "--data_dir", str(data), "--output_dir", str(tmp_path / "files")]) == 0
     from_files = RunResults.read(tmp_path / "files")
-    assert from_files.data_origins["de"] == DataOrigin(kind="file", path=str(data / "dev-de.tsv"))
+    assert from_files.data_origins["de"] == DataOrigin(source="file", path=str(data / "dev-de.tsv"))
     card = ModelCard.load(tmp_path / "files" / "README.md")
     assert not card.data.datasets and "facebook/xnli" not in card.text
     assert "local files (`dev-de.tsv`, `dev-en.tsv`, `train-en.tsv`)" in card.text
@@ -650,7 +650,7 @@ def test_cards_credit_the_data_a_run_read(tmp_path, tiny_bert_dir, monkeypatch):
     assert ("facebook/xnli", "de", "validation") in calls
     origin = RunResults.read(output).data_origins["de"]
     assert origin == DataOrigin(
-        kind="hub", repo="facebook/xnli", config="de", split="validation", language="de"
+        source="hub", repo="facebook/xnli", config="de", split="validation", language="de"
     )
     card = ModelCard.load(output / "README.md")
     assert card.data.datasets == ["facebook/xnli"]

@@ -53,10 +53,10 @@ def test_results_keep_their_keys_and_order() -> None:
 
 def test_data_origins_are_typed_and_written_back_as_read() -> None:
     origins = {
-        "train": {"kind": "file", "path": "data/dev-en.tsv"},
-        "dev": {"kind": "file", "path": "data/dev-en.tsv", "heldout": 500},
+        "train": {"source": "file", "path": "data/dev-en.tsv"},
+        "dev": {"source": "file", "path": "data/dev-en.tsv", "heldout": 500},
         "de": {
-            "kind": "hub",
+            "source": "hub",
             "repo": "facebook/xnli",
             "config": "de",
             "split": "validation",
@@ -65,12 +65,12 @@ def test_data_origins_are_typed_and_written_back_as_read() -> None:
     }
     data = make_results() | {"data_origins": origins}
     results = RunResults.from_dict(data)
-    assert results.data_origins["dev"] == DataOrigin(kind="file", path="data/dev-en.tsv", heldout=500)
+    assert results.data_origins["dev"] == DataOrigin(source="file", path="data/dev-en.tsv", heldout=500)
     assert results.to_dict()["data_origins"] == origins
     with pytest.raises(ValueError, match=r"results, data_origins\[de\] has unknown keys revision"):
         RunResults.from_dict(data | {"data_origins": {"de": {**origins["de"], "revision": "main"}}})
-    with pytest.raises(ValueError, match="kind 'ftp' is not one of file, hub"):
-        RunResults.from_dict(data | {"data_origins": {"de": {"kind": "ftp"}}})
+    with pytest.raises(ValueError, match="source 'ftp' is not one of file, hub"):
+        RunResults.from_dict(data | {"data_origins": {"de": {"source": "ftp"}}})
 
 
 def test_the_mean_over_seeds_has_seeds_and_no_date_or_runtime() -> None:
