@@ -298,10 +298,10 @@ def test_dev_holdout_trains_on_part_of_a_dev_file(tmp_path, tiny_bert_dir):
     assert len(heldout["rows"]) == 10 and heldout["evaluated_rows"] == heldout["rows"]
     english, german = str(data / "dev-en.tsv"), str(data / "dev-de.tsv")
     assert results["data_origins"] == {
-        "train": {"kind": "file", "path": english},
-        "dev": {"kind": "file", "path": english, "heldout": 10},
-        "en": {"kind": "file", "path": english, "heldout": 10},
-        "de": {"kind": "file", "path": german, "heldout": 10},
+        "train": {"source": "file", "path": english},
+        "dev": {"source": "file", "path": english, "heldout": 10},
+        "en": {"source": "file", "path": english, "heldout": 10},
+        "de": {"source": "file", "path": german, "heldout": 10},
     }
     # XNLI files are translations row by row: German is scored on the held-out rows only.
     for language in ("en", "de"):
