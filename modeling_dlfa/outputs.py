@@ -19,7 +19,7 @@ from .atomic import atomic_path, write_json, write_text
 from .configuration_dlfa import DLFAConfig
 from .features import num_split_examples, num_truncated_examples
 from .metrics import macro_average
-from .results import RESULTS_FILE, RunResults
+from .results import RESULTS_FILE, RunResults, SplitScores
 from .resume import training_summary
 from .task_files import task_definition
 
@@ -92,18 +92,18 @@ def _group_averages(task, scores: dict[str, float]) -> tuple[dict, dict]:
     return averages, groups
 
 
-def split_summary(inputs, split: str, scores, metrics, counts) -> dict:
-    """A split scored beside the headline one (--do_eval with --do_predict), as results.json keeps it."""
+def split_summary(inputs, split: str, scores, metrics, counts) -> SplitScores:
+    """A split scored beside the headline one (--do_eval with --do_predict)."""
     scored = inputs.data.splits[split]
-    return {
-        "languages": scores,
-        "average": macro_average(scores),
-        "groups": _group_averages(inputs.task, scores)[0],
-        "metrics": metrics,
-        "num_examples": counts["num_examples"],
-        "skipped_languages": scored.skipped,
-        "data_sources": scored.sources,
-    }
+    return SplitScores(
+        languages=scores,
+        average=macro_average(scores),
+        groups=_group_averages(inputs.task, scores)[0],
+        metrics=metrics,
+        num_examples=counts["num_examples"],
+        skipped_languages=scored.skipped,
+        data_sources=scored.sources,
+    )
 
 
 def run_results(
@@ -119,7 +119,7 @@ def run_results(
     train_dev_score,
     runtime,
     eval_split: str,
-    other_splits: dict | None = None,
+    other_splits: dict[str, SplitScores] | None = None,
 ) -> RunResults:
     task, config = inputs.task, model.config
     language = data_args.train_language

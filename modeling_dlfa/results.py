@@ -131,6 +131,40 @@ class DataOrigin:
         return cls(**checked_fields(cls, data, source))
 
 
+@dataclass(frozen=True, kw_only=True)
+class SplitScores:
+    """A split scored beside the run's headline split (--do_eval with --do_predict): what results.json keeps
+    of it, with the same meaning as the run's keys of the same names."""
+
+    languages: dict[str, float]
+    average: float | None
+    groups: dict[str, float | None]
+    metrics: dict[str, dict[str, float]]
+    num_examples: dict[str, int]
+    skipped_languages: dict[str, str]
+    data_sources: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> SplitScores:
+        return cls(**checked_fields(cls, data, source))
+
+
+def _typed_values(data: dict, key: str, cls: type, source: str) -> dict:
+    """`data` with its JSON object under `key` (when present) read value by value as `cls`."""
+    values = data.get(key)
+    if values is None:
+        return data
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: {key} is not a JSON object")
+    return {
+        **data,
+        key: {name: cls.from_dict(value, f"{source}, {key}[{name}]") for name, value in values.items()},
+    }
+
+
 @dataclass(kw_only=True)
 class RunResults(FolderFile):
     """results.json: one run, or a sweep setting's mean over seeds. Scores are unrounded percentages.
@@ -182,9 +216,8 @@ class RunResults(FolderFile):
     lineage: list[dict[str, Any]] | None = None
     # A task defined by a task file or by run_ner.py's dataset flags (not a built-in one), as task_files reads it.
     task_definition: dict[str, Any] | None = None
-    # Splits scored beside eval_split (--do_eval with --do_predict): per split its languages, average, groups,
-    # metrics, example counts, skipped languages and data sources.
-    other_splits: dict[str, dict[str, Any]] | None = None
+    # Splits scored beside eval_split (--do_eval with --do_predict).
+    other_splits: dict[str, SplitScores] | None = None
 
     @property
     def evaluation_only(self) -> bool:
@@ -197,20 +230,13 @@ class RunResults(FolderFile):
             for item in dataclasses.fields(self)
             if not (item.name in _OMITTED_WHEN_NONE and getattr(self, item.name) is None)
         }
-        if self.data_origins is not None:
-            data["data_origins"] = {name: origin.to_dict() for name, origin in self.data_origins.items()}
+        for key in ("data_origins", "other_splits"):
+            if data.get(key) is not None:
+                data[key] = {name: value.to_dict() for name, value in data[key].items()}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "results") -> RunResults:
         data = checked_fields(cls, data, source)
-        origins = data.get("data_origins")
-        if origins is not None:
-            if not isinstance(origins, dict):
-                raise ValueError(f"{source}: data_origins is not a JSON object")
-            origins = {
-                name: DataOrigin.from_dict(origin, f"{source}, data_origins[{name}]")
-                for name, origin in origins.items()
-            }
-            data = {**data, "data_origins": origins}
-        return cls(**data)
+        data = _typed_values(data, "data_origins", DataOrigin, source)
+        return cls(**_typed_values(data, "other_splits", SplitScores, source))

@@ -89,13 +89,12 @@ def _other_splits(results: RunResults) -> list[str]:
     """Splits scored beside the headline one (--do_eval with --do_predict): their per-language scores."""
     sections = []
     for split, scored in (results.other_splits or {}).items():
-        counts = scored["num_examples"]
+        counts = scored.num_examples
         rows = [
-            [code, fmt(score), str(counts.get(code, MISSING))] for code, score in scored["languages"].items()
+            [code, fmt(score), str(counts.get(code, MISSING))] for code, score in scored.languages.items()
         ]
         rows += [
-            [name, fmt(score), ""]
-            for name, score in {"average": scored["average"], **scored["groups"]}.items()
+            [name, fmt(score), ""] for name, score in {"average": scored.average, **scored.groups}.items()
         ]
         sections += [
             f"## The {split} split",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modeling_dlfa.results import DataOrigin, RunResults, label_for_setting
+from modeling_dlfa.results import DataOrigin, RunResults, SplitScores, label_for_setting
 from modeling_dlfa.sweep_results import SeedRun, SweepResults, mean_results, select_setting
 
 from .test_report import make_results, make_sweep, sweep_settings
@@ -71,6 +71,28 @@ def test_data_origins_are_typed_and_written_back_as_read() -> None:
         RunResults.from_dict(data | {"data_origins": {"de": {**origins["de"], "revision": "main"}}})
     with pytest.raises(ValueError, match="source 'ftp' is not one of file, hub"):
         RunResults.from_dict(data | {"data_origins": {"de": {"source": "ftp"}}})
+
+
+def test_other_splits_are_typed_and_written_back_as_read() -> None:
+    validation = {
+        "languages": {"en": 80.0, "de": 70.0},
+        "average": 75.0,
+        "groups": {"enf": 75.0},
+        "metrics": {"en": {"accuracy": 80.0}, "de": {"accuracy": 70.0}},
+        "num_examples": {"en": 5, "de": 5},
+        "skipped_languages": {},
+        "data_sources": {"en": "data/dev-en.tsv", "de": "data/dev-de.tsv"},
+    }
+    data = make_results() | {"other_splits": {"validation": validation}}
+    results = RunResults.from_dict(data)
+    assert isinstance(results.other_splits["validation"], SplitScores)
+    assert results.other_splits["validation"].languages == {"en": 80.0, "de": 70.0}
+    assert json.dumps(results.to_dict()["other_splits"]) == json.dumps(data["other_splits"])  # keys in order
+    with pytest.raises(ValueError, match=r"results, other_splits\[validation\] lacks average"):
+        without_average = {key: value for key, value in validation.items() if key != "average"}
+        RunResults.from_dict(data | {"other_splits": {"validation": without_average}})
+    with pytest.raises(ValueError, match="results: other_splits is not a JSON object"):
+        RunResults.from_dict(data | {"other_splits": ["validation"]})
 
 
 def test_the_mean_over_seeds_has_seeds_and_no_date_or_runtime() -> None:
