@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .arguments import DataArguments, GlueXTrainingArguments, ModelArguments, SweepArguments
+from .model_builder import load_model_config
 from .results import RESULTS_FILE, RunResults, label_for_setting
 from .transfer import RunInputs, prepare_inputs, run_trial, setting_dir
 
@@ -143,7 +144,7 @@ def _ray_trial(config: dict, job: dict) -> None:
     trial = job["trials"][(config["fusion_layer"], config["seed"])]
     model_args, data_args = job["model_args"], job["data_args"]
     training_args = GlueXTrainingArguments(**job["training_values"])
-    inputs = prepare_inputs(model_args, data_args, training_args)
+    inputs = prepare_inputs(model_args, data_args, training_args, load_model_config(model_args))
     output_dir = Path(training_args.output_dir) / trial.dir
     results = run_trial(
         inputs, model_args, data_args, training_args, trial.fusion_layer, trial.seed, output_dir

@@ -134,10 +134,10 @@ def resolve_task(data_args: DataArguments) -> Task:
 
 
 def prepare_inputs(
-    model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments
+    model_args: ModelArguments, data_args: DataArguments, training_args: GlueXTrainingArguments, model_config
 ) -> RunInputs:
+    """Everything a run reads, tokenized; `model_config` is load_model_config's (the caller has it already)."""
     task = resolve_task(data_args)
-    model_config = load_model_config(model_args)
     tokenizer = load_tokenizer(model_args)
     data = load_task_data(
         task,
@@ -368,7 +368,7 @@ def run(
     trials = sweeps.plan(settings, seeds)
     # The main process tokenizes first and fills the cache; the others (and Ray trials) then read it.
     with training_args.main_process_first(desc="tokenization"):
-        inputs = prepare_inputs(model_args, data_args, training_args)
+        inputs = prepare_inputs(model_args, data_args, training_args, model_config)
     if sweep_args.sweep_backend == "ray":
         trial_results = sweeps.run_ray(trials, model_args, data_args, training_args, sweep_args)
     else:

@@ -142,3 +142,21 @@ def test_a_task_file_missing_a_split_file_is_named_as_a_task_file(tmp_path, tiny
         f"task file {task_file} names no test file; it names: train en, dev de (add the file under files: test:, "
         "or evaluate another split)"
     ) in capsys.readouterr().err
+
+
+def test_a_run_reads_the_model_config_once(tmp_path, tiny_bert_dir, panx_with_test, monkeypatch):
+    from transformers import AutoConfig
+
+    from modeling_dlfa import model_builder
+
+    loads = []
+    original = model_builder._load
+
+    def counting(auto_class, flag, name, model_args):
+        loads.append(auto_class)
+        return original(auto_class, flag, name, model_args)
+
+    monkeypatch.setattr(model_builder, "_load", counting)
+    assert main(["--task_name", "panx", "--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(panx_with_test),
+                 "--output_dir", str(tmp_path / "run"), *TINY_RUN]) == 0  # fmt: skip
+    assert loads.count(AutoConfig) == 1
