@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-import string
-import tempfile
-from pathlib import Path
 
-import pytest
-import torch
-from transformers import AutoConfig, AutoModel, BertTokenizerFast
+# Hub access is never needed by the tests; make an accidental fetch fail fast instead of hanging. Set before
+# anything imports huggingface_hub, which reads it once, at import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from modeling_dlfa import DLFAConfig
+import string  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from transformers import AutoConfig, AutoModel, BertTokenizerFast  # noqa: E402
+
+from modeling_dlfa import DLFAConfig  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
-# Hub access is never needed by the tests; make an accidental fetch fail fast instead of hanging.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tokenized features of test runs go to a throwaway cache, not the user's.
 os.environ.setdefault("DLFA_FEATURES_CACHE", tempfile.mkdtemp(prefix="dlfa-features-"))
 # Tiny models gain nothing from a second thread, and lose a lot when the cores are shared.

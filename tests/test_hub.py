@@ -657,3 +657,12 @@ def test_cards_credit_the_data_a_run_read(tmp_path, tiny_bert_dir, monkeypatch):
     assert "[`facebook/xnli`](https://huggingface.co/datasets/facebook/xnli)" in card.text
     configs = {result.dataset_config for result in card.data.eval_results if result.dataset_config}
     assert configs == {"en", "de"} and "local files" not in card.text
+
+
+def test_the_suites_offline_setting_reaches_huggingface_hub() -> None:
+    # conftest sets HF_HUB_OFFLINE=1 (unless the caller chose); huggingface_hub reads it once, at import, so it
+    # must be set before anything imports it, or an accidental fetch would hang instead of failing fast.
+    from huggingface_hub import constants
+
+    wanted = os.environ["HF_HUB_OFFLINE"].upper() in {"1", "ON", "YES", "TRUE"}
+    assert constants.is_offline_mode() == wanted
