@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import datasets
 from torch.utils.data import SequentialSampler
+from tqdm.auto import tqdm
 from transformers import ProgressCallback, Trainer, default_data_collator
+from transformers.trainer_utils import has_length
 
 from .features import MODEL_COLUMNS
 from .optimization import parameter_groups
@@ -22,16 +24,22 @@ class NamedProgressCallback(ProgressCallback):
         super().__init__()
         self.evaluation_name = evaluation_name
 
+    # The bars are opened here, named, rather than named after the stock callback opens them: a bar draws
+    # itself when it opens, and that first line would have no name.
     def on_train_begin(self, args, state, control, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)
-        if self.training_bar is not None:
-            self.training_bar.set_description("training")
+        if state.is_world_process_zero:
+            self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc="training")
+        self.current_step = 0
 
-    def on_prediction_step(self, args, state, control, **kwargs):
-        opening = self.prediction_bar is None
-        super().on_prediction_step(args, state, control, **kwargs)
-        if opening and self.prediction_bar is not None:
-            self.prediction_bar.set_description(self.evaluation_name)
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        if state.is_world_process_zero and has_length(eval_dataloader) and self.prediction_bar is None:
+            self.prediction_bar = tqdm(
+                total=len(eval_dataloader),
+                leave=self.training_bar is None,
+                dynamic_ncols=True,
+                desc=self.evaluation_name,
+            )
+        super().on_prediction_step(args, state, control, eval_dataloader=eval_dataloader, **kwargs)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,10 @@ def test_progress_bars_say_what_they_count(xnli_printed):
     # Each bar's description leads its lines: training, the per-epoch and final selection, then each language.
     for name in ("training", "dev (en)", "evaluating de", "evaluating fr"):
         assert f"{name}: 100%" in err, err[-3000:]
+    # Named from the first time each bar draws itself (at 0%), not only once it has moved: no bar line starts
+    # with a bare percentage.
+    renders = [line for line in re.split(r"[\r\n]", err) if re.search(r"\d+%\|", line)]
+    assert renders and not [line for line in renders if re.match(r"\s*\d+%\|", line)][:3]
 
 
 def test_the_summary_ends_with_where_the_files_are(xnli_printed):
