@@ -233,6 +233,12 @@ def aggregate(found: dict) -> dict:
                         entry[f"delta_{key}"] = paired_difference(scores, _scores(baseline, key)).to_dict()
                     except ValueError:
                         entry[f"delta_{key}"] = None
+            if setting != "baseline" and baseline:
+                # The seeds behind Δ all: one seed's luck is visible, not only the interval.
+                ours, theirs = _scores(records, "average"), _scores(baseline, "average")
+                entry["delta_average_per_seed"] = {
+                    seed: ours[seed] - theirs[seed] for seed in sorted(ours) if seed in theirs
+                }
             languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
                 code: summarize(_scores(records, code).values()).to_dict() for code in languages
@@ -273,6 +279,12 @@ def _mean_std(summary: dict | None) -> str:
     return f"{summary['mean']:.2f}" + (f" ± {summary['std']:.2f}" if summary["std"] is not None else "")
 
 
+def _per_seed(deltas: dict | None) -> str:
+    if not deltas:
+        return "–"
+    return ", ".join(f"{delta:+.2f} (s{seed})" for seed, delta in deltas.items())
+
+
 def markdown(summary: dict) -> str:
     lines = [
         "# Does DLFA help? Paired baseline vs DLFA runs on real data (multilingual-e5-small, CPU)",
@@ -296,8 +308,8 @@ def markdown(summary: dict) -> str:
             f"Train: {train}, {recipe['epochs']} epochs at learning rate {recipe['learning_rate']}; evaluation: {recipe['eval']} examples per language "
             f"({LANGUAGES[task]}); {', '.join(f'--{k} {v}' for k, v in COMMON.items())}.",
             "",
-            "| setting | seeds | en dev | all languages | enf | noenf | Δ all | Δ enf | Δ noenf |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| setting | seeds | en dev | all languages | enf | noenf | Δ all | Δ enf | Δ noenf | Δ all per seed |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for setting, values in entry["settings"].items():
             lines.append(
@@ -306,7 +318,7 @@ def markdown(summary: dict) -> str:
                 + " | ".join(
                     _cell(values.get(f"delta_{key}"), signed=True) for key in ("average", "enf", "noenf")
                 )
-                + " |"
+                + f" | {_per_seed(values.get('delta_average_per_seed'))} |"
             )
         baseline = entry["settings"].get("baseline")
         if baseline and "majority_class" in baseline:
@@ -357,11 +369,17 @@ def plot(summary: dict, path: Path) -> Path | None:
             names.append(setting)
             means.append(delta["mean"])
             errors.append(0.0 if delta["ci_high"] is None else delta["ci_high"] - delta["mean"])
-        axis.errorbar(range(len(names)), means, yerr=errors, fmt="o", capsize=4)
+        axis.errorbar(range(len(names)), means, yerr=errors, fmt="o", capsize=4, label="mean, 95% CI")
+        seeds = [summary[task]["settings"][name].get("delta_average_per_seed") or {} for name in names]
+        xs = [index + 0.15 for index, deltas in enumerate(seeds) for _ in deltas]
+        axis.scatter(
+            xs, [d for deltas in seeds for d in deltas.values()], s=12, color="grey", label="per seed"
+        )
         axis.axhline(0.0, color="grey", linewidth=0.8)
         axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
         axis.set_title(f"{task}: Δ vs baseline ({summary[task]['metric']})", fontsize=9)
-        axis.set_ylabel("paired Δ, all languages (95% CI)")
+        axis.set_ylabel("paired Δ, all languages")
+        axis.legend(fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
