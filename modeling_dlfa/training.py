@@ -24,8 +24,9 @@ class NamedProgressCallback(ProgressCallback):
         super().__init__()
         self.evaluation_name = evaluation_name
 
-    # The bars are opened here, named, rather than named after the stock callback opens them: a bar draws
-    # itself when it opens, and that first line would have no name.
+    # Both bars are opened here, named, rather than renamed after the stock callback opens them: a bar draws
+    # itself when it opens, and that first line would have no name. on_train_begin replaces transformers 5.x's
+    # whole method (it opens the bar and resets current_step); the other stock methods run as they are.
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc="training")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
+import string
+import tempfile
+from pathlib import Path
 
 # Hub access is never needed by the tests; make an accidental fetch fail fast instead of hanging. Set before
 # anything imports huggingface_hub, which reads it once, at import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import string  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

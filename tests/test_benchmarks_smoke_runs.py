@@ -116,7 +116,7 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     expected = [paper[s]["results"]["average"] - baseline[s]["results"]["average"] for s in (1, 2)]
     assert delta["mean"] == pytest.approx(sum(expected) / 2)
     per_seed = summary["paper-D1"]["delta_average_per_seed"]
-    assert list(per_seed.values()) == pytest.approx(expected)
+    assert list(per_seed) == ["1", "2"] and list(per_seed.values()) == pytest.approx(expected)
     text = output.read_text()
     assert f"{expected[0]:+.2f} (s1), {expected[1]:+.2f} (s2)" in text
     assert "## xnli" in text and "| paper-D1 | 1,2 |" in text

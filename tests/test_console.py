@@ -125,7 +125,8 @@ def test_progress_bars_say_what_they_count(xnli_printed):
     # Named from the first time each bar draws itself (at 0%), not only once it has moved: no bar line starts
     # with a bare percentage.
     renders = [line for line in re.split(r"[\r\n]", err) if re.search(r"\d+%\|", line)]
-    assert renders and not [line for line in renders if re.match(r"\s*\d+%\|", line)][:3]
+    unnamed = [line for line in renders if re.match(r"\s*\d+%\|", line)]
+    assert renders and not unnamed, unnamed[:3]
 
 
 def test_the_summary_ends_with_where_the_files_are(xnli_printed):

@@ -88,8 +88,8 @@ def test_other_splits_are_typed_and_written_back_as_read() -> None:
     assert isinstance(results.other_splits["validation"], SplitScores)
     assert results.other_splits["validation"].languages == {"en": 80.0, "de": 70.0}
     assert json.dumps(results.to_dict()["other_splits"]) == json.dumps(data["other_splits"])  # keys in order
+    without_average = {key: value for key, value in validation.items() if key != "average"}
     with pytest.raises(ValueError, match=r"results, other_splits\[validation\] lacks average"):
-        without_average = {key: value for key, value in validation.items() if key != "average"}
         RunResults.from_dict(data | {"other_splits": {"validation": without_average}})
     with pytest.raises(ValueError, match="results: other_splits is not a JSON object"):
         RunResults.from_dict(data | {"other_splits": ["validation"]})

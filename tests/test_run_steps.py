@@ -144,7 +144,7 @@ def test_a_task_file_missing_a_split_file_is_named_as_a_task_file(tmp_path, tiny
     ) in capsys.readouterr().err
 
 
-def test_a_run_reads_the_model_config_once(tmp_path, tiny_bert_dir, panx_with_test, monkeypatch):
+def test_a_run_loads_the_model_config_once(tmp_path, tiny_bert_dir, panx_with_test, monkeypatch):
     from transformers import AutoConfig
 
     from modeling_dlfa import model_builder
