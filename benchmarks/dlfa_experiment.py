@@ -82,11 +82,14 @@ def core_settings(task: str) -> dict[str, list[str]]:
     return settings
 
 
+ONE_LR = "-one-lr"
+
+
 def extra_settings(task: str) -> dict[str, list[str]]:
     """Does the new parts' own learning rate matter? The paper's best layer, new init, one rate for everything."""
     best = LAYERS[task][0]
     flags = core_settings(task)[f"identity-D{best}"]
-    return {f"identity-D{best}-one-lr": [*flags, "--head_learning_rate", RECIPE[task]["learning_rate"]]}
+    return {f"identity-D{best}{ONE_LR}": [*flags, "--head_learning_rate", RECIPE[task]["learning_rate"]]}
 
 
 def settings_for(task: str) -> dict[str, list[str]]:
@@ -239,6 +242,15 @@ def aggregate(found: dict) -> dict:
                 entry["delta_average_per_seed"] = {
                     seed: ours[seed] - theirs[seed] for seed in sorted(ours) if seed in theirs
                 }
+            own_rate = settings.get(setting.removesuffix(ONE_LR))
+            if setting.endswith(ONE_LR) and own_rate:
+                # What the new parts' own learning rate is worth: the same setting with it, paired per seed.
+                try:
+                    entry["delta_vs_own_rate"] = paired_difference(
+                        _scores(records, "average"), _scores(own_rate, "average")
+                    ).to_dict()
+                except ValueError:
+                    entry["delta_vs_own_rate"] = None
             languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
                 code: summarize(_scores(records, code).values()).to_dict() for code in languages
@@ -320,6 +332,14 @@ def markdown(summary: dict) -> str:
                 )
                 + f" | {_per_seed(values.get('delta_average_per_seed'))} |"
             )
+        for setting, values in entry["settings"].items():
+            if values.get("delta_vs_own_rate"):
+                lines += [
+                    "",
+                    f"{setting}: one learning rate ({recipe['learning_rate']}) for everything instead of "
+                    f"--head_learning_rate {COMMON['head_learning_rate']} for the new parts, paired against "
+                    f"{setting.removesuffix(ONE_LR)}: Δ all {_cell(values['delta_vs_own_rate'], signed=True)}.",
+                ]
         baseline = entry["settings"].get("baseline")
         if baseline and "majority_class" in baseline:
             lines += [

@@ -119,6 +119,14 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     assert list(per_seed) == ["1", "2"] and list(per_seed.values()) == pytest.approx(expected)
     text = output.read_text()
     assert f"{expected[0]:+.2f} (s1), {expected[1]:+.2f} (s2)" in text
+
+    # The one-rate setting is also paired against the same setting with the new parts' own rate.
+    def average(setting: str, seed: int) -> float:
+        return json.loads((records / "xnli" / setting / f"seed{seed}.json").read_text())["results"]["average"]
+
+    own_rate = [average("identity-D1-one-lr", seed) - average("identity-D1", seed) for seed in (1, 2)]
+    assert summary["identity-D1-one-lr"]["delta_vs_own_rate"]["mean"] == pytest.approx(sum(own_rate) / 2)
+    assert "identity-D1-one-lr: one learning rate" in text and "paired against identity-D1: Δ all" in text
     assert "## xnli" in text and "| paper-D1 | 1,2 |" in text
     assert output.with_suffix(".png").is_file()
 
