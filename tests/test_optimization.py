@@ -57,6 +57,18 @@ def test_the_trainer_uses_the_head_learning_rate(tmp_path, head_learning_rate):
     assert rates["dlfa.backbone.encoder.layer.0.attention.self.query.weight"] == 1e-4
 
 
+def test_run_glue_x_gives_the_new_parts_their_own_rate_by_default():
+    from transformers import HfArgumentParser
+
+    from modeling_dlfa.arguments import GlueXTrainingArguments
+
+    parser = HfArgumentParser(GlueXTrainingArguments)
+    (default,) = parser.parse_args_into_dataclasses(["--output_dir", "x", "--learning_rate", "5e-5"])
+    assert default.head_learning_rate == 1e-3
+    (one_rate,) = parser.parse_args_into_dataclasses(["--output_dir", "x", "--head_learning_rate", "5e-5"])
+    assert one_rate.head_learning_rate == one_rate.learning_rate == 5e-5
+
+
 def test_head_learning_rate_flag_reaches_training(tmp_path, tiny_bert_dir):
     """Through run_glue_x.py: the flag is recorded, and the head moves further from its start than at the
     backbone's rate."""

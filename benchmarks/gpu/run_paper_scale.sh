@@ -104,6 +104,7 @@ for model in $MODELS; do
                 --do_train
                 --eval_split test
                 --learning_rate 2e-5
+                --head_learning_rate 2e-5
                 --max_seq_length 128
                 --per_device_train_batch_size 8
                 --gradient_accumulation_steps 4
