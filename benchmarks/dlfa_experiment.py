@@ -219,6 +219,14 @@ def _scores(records: dict[int, dict], key: str) -> dict[int, float]:
 KEYS = ("dev", "average", "enf", "noenf")
 
 
+def _paired(ours: dict[int, float], theirs: dict[int, float]) -> dict | None:
+    """The paired per-seed difference's summary; None where the two share too few seeds."""
+    try:
+        return paired_difference(ours, theirs).to_dict()
+    except ValueError:
+        return None
+
+
 def aggregate(found: dict) -> dict:
     summary = {}
     for task in [task for task in TASK_ORDER if task in found]:
@@ -232,10 +240,7 @@ def aggregate(found: dict) -> dict:
                 scores = _scores(records, key)
                 entry[key] = summarize(scores.values()).to_dict() if scores else None
                 if setting != "baseline" and baseline and scores:
-                    try:
-                        entry[f"delta_{key}"] = paired_difference(scores, _scores(baseline, key)).to_dict()
-                    except ValueError:
-                        entry[f"delta_{key}"] = None
+                    entry[f"delta_{key}"] = _paired(scores, _scores(baseline, key))
             if setting != "baseline" and baseline:
                 # The seeds behind Δ all: one seed's luck is visible, not only the interval.
                 ours, theirs = _scores(records, "average"), _scores(baseline, "average")
@@ -245,12 +250,9 @@ def aggregate(found: dict) -> dict:
             own_rate = settings.get(setting.removesuffix(ONE_LR))
             if setting.endswith(ONE_LR) and own_rate:
                 # What the new parts' own learning rate is worth: the same setting with it, paired per seed.
-                try:
-                    entry["delta_vs_own_rate"] = paired_difference(
-                        _scores(records, "average"), _scores(own_rate, "average")
-                    ).to_dict()
-                except ValueError:
-                    entry["delta_vs_own_rate"] = None
+                entry["delta_vs_own_rate"] = _paired(
+                    _scores(records, "average"), _scores(own_rate, "average")
+                )
             languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
                 code: summarize(_scores(records, code).values()).to_dict() for code in languages
