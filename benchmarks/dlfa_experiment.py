@@ -1,5 +1,6 @@
 """Does DLFA help? Baseline vs DLFA (paper init, identity init) at two fusion layers per task, several seeds,
-paired per seed, on real XTREME data with the offline multilingual-e5-small.
+paired per seed, on real XTREME data with the offline multilingual-e5-small; then, after every task's core grid,
+the extra settings (VARIANTS), each paired against the core setting it changes one choice of.
 
     python benchmarks/dlfa_experiment.py run                    # every missing run, in plan order (hours)
     python benchmarks/dlfa_experiment.py run --tasks udpos --seeds 1
@@ -82,14 +83,39 @@ def core_settings(task: str) -> dict[str, list[str]]:
     return settings
 
 
-ONE_LR = "-one-lr"
+# Extra settings, each one choice changed from a core setting at the task's best layer (its twin) and paired
+# against it: suffix -> (the twin's init, the flags that change, what changes). The cheap question first.
+VARIANTS = {
+    "-sigmoid": (
+        "paper",
+        lambda task: ["--fusion_gate", "sigmoid"],
+        "AFF's bounded sigmoid gate instead of the paper's",
+    ),
+    "-one-lr": (
+        "identity",
+        lambda task: ["--head_learning_rate", RECIPE[task]["learning_rate"]],
+        "one learning rate ({learning_rate}) for everything instead of --head_learning_rate {head_learning_rate} "
+        "for the new parts",
+    ),
+}
 
 
 def extra_settings(task: str) -> dict[str, list[str]]:
-    """Does the new parts' own learning rate matter? The paper's best layer, new init, one rate for everything."""
-    best = LAYERS[task][0]
-    flags = core_settings(task)[f"identity-D{best}"]
-    return {f"identity-D{best}{ONE_LR}": [*flags, "--head_learning_rate", RECIPE[task]["learning_rate"]]}
+    """Which gate, and does the new parts' own learning rate matter? Each asked at the paper's best layer."""
+    core = core_settings(task)
+    extras = {}
+    for suffix, (fusion_init, flags, _) in VARIANTS.items():
+        twin = f"{fusion_init}-D{LAYERS[task][0]}"
+        extras[twin + suffix] = [*core[twin], *flags(task)]
+    return extras
+
+
+def twin_of(setting: str) -> tuple[str, str] | None:
+    """An extra setting's twin and what differs from it; None for a core setting."""
+    for suffix, (_, _, what) in VARIANTS.items():
+        if setting.endswith(suffix):
+            return setting.removesuffix(suffix), what
+    return None
 
 
 def settings_for(task: str) -> dict[str, list[str]]:
@@ -247,11 +273,12 @@ def aggregate(found: dict) -> dict:
                 entry["delta_average_per_seed"] = {
                     seed: ours[seed] - theirs[seed] for seed in sorted(ours) if seed in theirs
                 }
-            own_rate = settings.get(setting.removesuffix(ONE_LR))
-            if setting.endswith(ONE_LR) and own_rate:
-                # What the new parts' own learning rate is worth: the same setting with it, paired per seed.
-                entry["delta_vs_own_rate"] = _paired(
-                    _scores(records, "average"), _scores(own_rate, "average")
+            twin = twin_of(setting)
+            if twin and twin[0] in settings:
+                # What the one changed choice is worth: the same setting without it, paired per seed.
+                entry["twin"] = twin[0]
+                entry["delta_vs_twin"] = _paired(
+                    _scores(records, "average"), _scores(settings[twin[0]], "average")
                 )
             languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
@@ -335,12 +362,14 @@ def markdown(summary: dict) -> str:
                 + f" | {_per_seed(values.get('delta_average_per_seed'))} |"
             )
         for setting, values in entry["settings"].items():
-            if values.get("delta_vs_own_rate"):
+            if values.get("delta_vs_twin"):
+                what = twin_of(setting)[1].format(
+                    learning_rate=recipe["learning_rate"], head_learning_rate=COMMON["head_learning_rate"]
+                )
                 lines += [
                     "",
-                    f"{setting}: one learning rate ({recipe['learning_rate']}) for everything instead of "
-                    f"--head_learning_rate {COMMON['head_learning_rate']} for the new parts, paired against "
-                    f"{setting.removesuffix(ONE_LR)}: Δ all {_cell(values['delta_vs_own_rate'], signed=True)}.",
+                    f"{setting}: {what}, paired against {values['twin']}: "
+                    f"Δ all {_cell(values['delta_vs_twin'], signed=True)}.",
                 ]
         baseline = entry["settings"].get("baseline")
         if baseline and "majority_class" in baseline:

@@ -86,7 +86,7 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     saved = sorted(path.relative_to(records).as_posix() for path in records.rglob("*.json"))
     assert saved == sorted(
         f"xnli/{s}/seed{k}.json"
-        for s in ("baseline", "identity-D1", "identity-D1-one-lr", "paper-D1")
+        for s in ("baseline", "identity-D1", "identity-D1-one-lr", "paper-D1", "paper-D1-sigmoid")
         for k in (1, 2)
     )
     record = json.loads((records / "xnli" / "paper-D1" / "seed2.json").read_text())
@@ -102,9 +102,12 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     assert dlfa_experiment.main(["run", *args]) == 0
 
     summary = json.loads(output.with_suffix(".json").read_text())["tasks"]["xnli"]["settings"]
-    assert set(summary) == {"baseline", "paper-D1", "identity-D1", "identity-D1-one-lr"}
+    assert set(summary) == {"baseline", "paper-D1", "identity-D1", "identity-D1-one-lr", "paper-D1-sigmoid"}
     one_lr = json.loads((records / "xnli" / "identity-D1-one-lr" / "seed1.json").read_text())["command"]
     assert one_lr.endswith("--fusion_init identity --head_learning_rate 1e-3")
+    sigmoid = json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["command"]
+    assert sigmoid.endswith("--fusion_init paper --fusion_gate sigmoid")
+    assert json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["results"]
     delta = summary["paper-D1"]["delta_average"]
     assert delta["n"] == 2 and delta["ci_low"] <= delta["mean"] <= delta["ci_high"]
     baseline = {
@@ -120,13 +123,20 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     text = output.read_text()
     assert f"{expected[0]:+.2f} (s1), {expected[1]:+.2f} (s2)" in text
 
-    # The one-rate setting is also paired against the same setting with the new parts' own rate.
+    # Each extra setting is also paired against its twin: the core setting it changes one choice of.
     def average(setting: str, seed: int) -> float:
         return json.loads((records / "xnli" / setting / f"seed{seed}.json").read_text())["results"]["average"]
 
-    own_rate = [average("identity-D1-one-lr", seed) - average("identity-D1", seed) for seed in (1, 2)]
-    assert summary["identity-D1-one-lr"]["delta_vs_own_rate"]["mean"] == pytest.approx(sum(own_rate) / 2)
-    assert "identity-D1-one-lr: one learning rate" in text and "paired against identity-D1: Δ all" in text
+    for extra, twin in (("identity-D1-one-lr", "identity-D1"), ("paper-D1-sigmoid", "paper-D1")):
+        differences = [average(extra, seed) - average(twin, seed) for seed in (1, 2)]
+        assert summary[extra]["twin"] == twin
+        assert summary[extra]["delta_vs_twin"]["mean"] == pytest.approx(sum(differences) / 2)
+        assert f"paired against {twin}: Δ all" in text
+    assert (
+        "identity-D1-one-lr: one learning rate (1e-3) for everything instead of --head_learning_rate" in text
+    )
+    assert "paper-D1-sigmoid: AFF's bounded sigmoid gate instead of the paper's" in text
+    assert "delta_vs_twin" not in summary["paper-D1"]
     assert "## xnli" in text and "| paper-D1 | 1,2 |" in text
     assert output.with_suffix(".png").is_file()
 
@@ -159,9 +169,16 @@ def test_dlfa_experiment_plan_runs_the_core_grid_of_every_task_before_the_extras
     import dlfa_experiment
 
     runs = dlfa_experiment.plan(["udpos", "panx"], [1, 2])
-    first_extra = next(i for i, (_, setting, _) in enumerate(runs) if setting.endswith("-one-lr"))
-    assert first_extra == 2 * 2 * 5  # two tasks x two seeds x (baseline + 2 inits x 2 layers)
-    assert all(setting.endswith("-one-lr") for _, setting, _ in runs[first_extra:])
+    extras = {
+        "udpos": ["paper-D10-sigmoid", "identity-D10-one-lr"],
+        "panx": ["paper-D8-sigmoid", "identity-D8-one-lr"],
+    }
+    assert {task: list(dlfa_experiment.extra_settings(task)) for task in extras} == extras
+    core = 2 * 2 * 5  # two tasks x two seeds x (baseline + 2 inits x 2 layers)
+    assert all(setting not in extras[task] for task, setting, _ in runs[:core])
+    assert runs[core:] == [
+        (task, setting, seed) for task in extras for seed in (1, 2) for setting in extras[task]
+    ]
     assert runs[:5] == [
         ("udpos", s, 1) for s in ("baseline", "paper-D10", "paper-D8", "identity-D10", "identity-D8")
     ]
