@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -73,7 +74,6 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
 
     data = write_xnli_dir(tmp_path / "data" / "xnli", train=24, dev=16)
     monkeypatch.setattr(dlfa_experiment, "LAYERS", {"xnli": (1,)})
-    monkeypatch.setattr(dlfa_experiment, "LANGUAGES", {"xnli": "en,de,fr"})
     monkeypatch.setattr(dlfa_experiment, "HOLDOUT", 8)
     monkeypatch.setattr(
         dlfa_experiment, "RECIPE", {"xnli": {"train": None, "eval": 8, "epochs": 1, "learning_rate": "1e-3"}}
@@ -138,6 +138,10 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     assert "paper-D1-sigmoid: AFF's bounded sigmoid gate instead of the paper's" in text
     assert "delta_vs_twin" not in summary["paper-D1"]
     assert "## xnli" in text and "| paper-D1 | 1,2 |" in text
+    # No language list is passed: every language with a dev file is scored, and the report says which.
+    assert "--eval_languages" not in record["command"]
+    assert "8 examples per language, 3 languages (de,en,fr)" in text
+    assert "| language | baseline | paper-D1 |" in text and "\n| fr | " in text
     assert output.with_suffix(".png").is_file()
 
 
@@ -182,3 +186,20 @@ def test_dlfa_experiment_plan_runs_the_core_grid_of_every_task_before_the_extras
     assert runs[:5] == [
         ("udpos", s, 1) for s in ("baseline", "paper-D10", "paper-D8", "identity-D10", "identity-D8")
     ]
+
+
+def test_dlfa_experiment_report_refuses_runs_that_scored_different_languages():
+    """Averages over different language sets cannot be paired (e.g. an 8-language run against an all-language one)."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import dlfa_experiment
+
+    def run(*codes):
+        return {"results": SimpleNamespace(languages=dict.fromkeys(codes, 50.0))}
+
+    same = {"baseline": {1: run("en", "de")}, "paper-D8": {1: run("de", "en")}}
+    assert dlfa_experiment._common_languages("panx", same) == ["de", "en"]
+    mixed = {"baseline": {1: run("en", "de")}, "paper-D8": {1: run("en", "de"), 2: run("en", "de", "fr")}}
+    with pytest.raises(
+        ValueError, match=r"panx: the runs scored different languages.*paper-D8 seed 2: de,en,fr"
+    ):
+        dlfa_experiment._common_languages("panx", mixed)
