@@ -80,7 +80,7 @@ def core_settings(task: str) -> dict[str, list[str]]:
 
 
 # Extra settings, each one choice changed from a core setting at the task's best layer (its twin) and paired
-# against it: suffix -> (the twin's init, the flags that change, what changes). The cheap question first.
+# against it: suffix -> (the twin's init, the flags that change, what changes). The gate first: it sets a default.
 VARIANTS = {
     "-sigmoid": (
         "paper",
@@ -489,7 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown task(s) {', '.join(unknown)}; allowed: {', '.join(TASK_ORDER)}")
     if args.action == "report":
-        report(args.records_dir, args.output)
+        try:
+            report(args.records_dir, args.output)
+        except ValueError as error:
+            parser.exit(2, f"error: {error}\n")
         return 0
     model = args.model or str(default_backbone_dir())
     seeds = [int(seed) for seed in args.seeds.split(",")]

@@ -203,3 +203,25 @@ def test_dlfa_experiment_report_refuses_runs_that_scored_different_languages():
         ValueError, match=r"panx: the runs scored different languages.*paper-D8 seed 2: de,en,fr"
     ):
         dlfa_experiment._common_languages("panx", mixed)
+
+
+def test_dlfa_experiment_report_of_mixed_language_sets_exits_with_the_error_and_writes_nothing(
+    tmp_path: Path, capsys
+):
+    """Real committed records: PAN-X baseline seed 1 on 8 languages (first pass) and on all 47."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import dlfa_experiment
+
+    results = REPO_ROOT / "benchmarks" / "results"
+    records = tmp_path / "records"
+    for folder, setting in (("dlfa_experiment_8lang", "baseline"), ("dlfa_experiment", "paper-D8")):
+        record = json.loads((results / folder / "panx" / "baseline" / "seed1.json").read_text())
+        record["setting"] = setting
+        (records / "panx" / setting).mkdir(parents=True)
+        (records / "panx" / setting / "seed1.json").write_text(json.dumps(record))
+    output = tmp_path / "report" / "dlfa_experiment.md"
+    with pytest.raises(SystemExit) as exit_info:
+        dlfa_experiment.main(["report", "--records_dir", str(records), "--output", str(output)])
+    assert exit_info.value.code == 2
+    assert "panx: the runs scored different languages" in capsys.readouterr().err
+    assert not output.parent.exists()
