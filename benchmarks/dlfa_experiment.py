@@ -273,6 +273,7 @@ def aggregate(found: dict) -> dict:
     for task in [task for task in TASK_ORDER if task in found]:
         settings = found[task]
         baseline = settings.get("baseline", {})
+        languages = _common_languages(task, settings)
         entries = {}
         for setting in [name for name in settings_for(task) if name in settings]:
             records = settings[setting]
@@ -295,7 +296,6 @@ def aggregate(found: dict) -> dict:
                 entry["delta_vs_twin"] = _paired(
                     _scores(records, "average"), _scores(settings[twin[0]], "average")
                 )
-            languages = sorted({code for record in records.values() for code in record["results"].languages})
             entry["languages"] = {
                 code: summarize(_scores(records, code).values()).to_dict() for code in languages
             }
@@ -313,7 +313,7 @@ def aggregate(found: dict) -> dict:
         any_record = next(iter(next(iter(settings.values())).values()))
         summary[task] = {
             "metric": any_record["results"].metric_display,
-            "languages": _common_languages(task, settings),
+            "languages": languages,
             "settings": entries,
         }
     return summary
