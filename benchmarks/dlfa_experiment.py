@@ -53,14 +53,13 @@ LAYERS = {"udpos": (10, 8), "panx": (8, 10), "xnli": (11, 8), "pawsx": (6, 10)}
 # The CPU recipe (benchmarks/RESULTS.md, "a CPU recipe where all four tasks learn"): train examples, epochs.
 # PAWS-X predicted one class at 5e-5 x 2 epochs (58.4 = its majority class) and learned at 1e-4 x 5.
 RECIPE = {
-    "udpos": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5"},
-    "panx": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5"},
-    "xnli": {"train": None, "eval": HOLDOUT, "epochs": 2, "learning_rate": "5e-5"},
-    "pawsx": {"train": None, "eval": HOLDOUT, "epochs": 5, "learning_rate": "1e-4"},
+    "udpos": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
+    "panx": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
+    "xnli": {"train": None, "eval": HOLDOUT, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
+    "pawsx": {"train": None, "eval": HOLDOUT, "epochs": 5, "learning_rate": "1e-4", "batch": 16},
 }
 COMMON = {
     "head_learning_rate": "1e-3",
-    "per_device_train_batch_size": "16",
     "max_seq_length": "128",
     "warmup_steps": "0.1",
 }
@@ -126,6 +125,7 @@ def command(task: str, setting: str, seed: int, model: str, data_dir: Path, outp
         "--task_name", task, "--model_name_or_path", model, "--data_dir", str(data_dir),
         "--max_eval_samples", str(recipe["eval"]),  # no --eval_languages: every language with a dev file
         "--num_train_epochs", str(recipe["epochs"]), "--learning_rate", recipe["learning_rate"],
+        "--per_device_train_batch_size", str(recipe["batch"]),
         "--seed", str(seed), "--freeze_embeddings",
         "--per_device_eval_batch_size", "64", "--weight_decay", "0", "--save_model", "false",
         "--save_only_model", "true", "--save_total_limit", "1", "--report_to", "none",
@@ -268,12 +268,46 @@ def _common_languages(task: str, settings: dict) -> list[str]:
     return list(distinct.pop())
 
 
+# What the variants change on purpose; every other training choice must be one for a task's runs.
+VARIED_TRAINING = {"head_learning_rate"}
+
+
+def _common_training(task: str, settings: dict) -> dict:
+    """The training recipe every run of a task used (from the records, not today's RECIPE): runs of two recipes
+    cannot be paired, and the report says what the records ran. A field an older record lacks is not a
+    difference (results.json gained fields over time; the recorded command shows the flag was passed)."""
+    recipes = {}
+    for setting, records in settings.items():
+        for seed, record in records.items():
+            results = record["results"]
+            recipe = {k: v for k, v in results.training.items() if k not in VARIED_TRAINING}
+            recipe["num_train_examples"] = results.num_train_examples
+            recipe["heldout"] = (results.heldout or {}).get("count")
+            recipes[(setting, seed)] = recipe
+    values: dict[str, set] = {}
+    for recipe in recipes.values():
+        for key, value in recipe.items():
+            values.setdefault(key, set()).add(json.dumps(value))
+    differing = sorted(key for key, seen in values.items() if len(seen) > 1)
+    if differing:
+        listing = "; ".join(
+            f"{setting} seed {seed}: " + ", ".join(f"{key}={recipe.get(key)}" for key in differing)
+            for (setting, seed), recipe in recipes.items()
+        )
+        raise ValueError(
+            f"{task}: the runs used different training recipes, so they cannot be paired ({listing}); "
+            "keep one recipe's records per --records_dir"
+        )
+    return {key: json.loads(seen.pop()) for key, seen in values.items()}
+
+
 def aggregate(found: dict) -> dict:
     summary = {}
     for task in [task for task in TASK_ORDER if task in found]:
         settings = found[task]
         baseline = settings.get("baseline", {})
         languages = _common_languages(task, settings)
+        training = _common_training(task, settings)
         entries = {}
         for setting in [name for name in settings_for(task) if name in settings]:
             records = settings[setting]
@@ -310,10 +344,14 @@ def aggregate(found: dict) -> dict:
             entry["wall_seconds"] = summarize(r["wall_seconds"] for r in records.values()).to_dict()
             entry["commands"] = {seed: records[seed]["command"] for seed in sorted(records)}
             entries[setting] = entry
-        any_record = next(iter(next(iter(settings.values())).values()))
+        # The first setting in plan order is the baseline where it ran: the head rate the variants change from.
+        any_record = next(iter(settings[next(iter(entries))].values()))
         summary[task] = {
             "metric": any_record["results"].metric_display,
             "languages": languages,
+            "training": training,
+            "head_learning_rate": any_record["results"].training.get("head_learning_rate"),
+            "eval_examples": max(any_record["results"].num_examples.values()),
             "settings": entries,
         }
     return summary
@@ -342,6 +380,12 @@ def _per_seed(deltas: dict | None) -> str:
     return ", ".join(f"{delta:+.2f} (s{seed})" for seed, delta in deltas.items())
 
 
+def _rate(value: float) -> str:
+    """A learning rate as its flag is written: 5e-5, 1e-3."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def _shown(path: Path) -> str:
     """A path as the repository's reader knows it."""
     path = path.resolve()
@@ -364,18 +408,20 @@ def markdown(
         "",
     ]
     for task, entry in summary.items():
-        recipe = RECIPE[task]
-        train = (
-            f"{recipe['train']} English sentences"
-            if recipe["train"]
-            else f"dev-en minus {HOLDOUT} held-out rows"
+        training = entry["training"]
+        heldout = training["heldout"]
+        train = f"{training['num_train_examples']} English examples" + (
+            f" (dev-en minus {heldout} held-out rows)" if heldout else ""
         )
         lines += [
             f"## {task} ({entry['metric']})",
             "",
-            f"Train: {train}, {recipe['epochs']} epochs at learning rate {recipe['learning_rate']}; evaluation: "
-            f"{recipe['eval']} examples per language, {len(entry['languages'])} languages "
-            f"({','.join(entry['languages'])}); {', '.join(f'--{k} {v}' for k, v in COMMON.items())}.",
+            f"Train: {train}, {training['num_train_epochs']:g} epochs, batch "
+            f"{training['per_device_train_batch_size']}, learning rate {_rate(training['learning_rate'])}, head "
+            f"learning rate {_rate(entry['head_learning_rate'])} (backbone embeddings frozen: "
+            f"{training['freeze_embeddings']}); evaluation: up to {entry['eval_examples']} examples per language, "
+            f"{len(entry['languages'])} languages ({','.join(entry['languages'])}); max length "
+            f"{training['max_seq_length']}, warmup {training['warmup_steps']:g}.",
             "",
             "| setting | seeds | en dev | all languages | enf | noenf | Δ all | Δ enf | Δ noenf | Δ all per seed |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -392,7 +438,8 @@ def markdown(
         for setting, values in entry["settings"].items():
             if values.get("delta_vs_twin"):
                 what = twin_of(setting)[1].format(
-                    learning_rate=recipe["learning_rate"], head_learning_rate=COMMON["head_learning_rate"]
+                    learning_rate=_rate(training["learning_rate"]),
+                    head_learning_rate=_rate(entry["head_learning_rate"]),
                 )
                 lines += [
                     "",

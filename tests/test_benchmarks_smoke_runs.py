@@ -76,7 +76,9 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     monkeypatch.setattr(dlfa_experiment, "LAYERS", {"xnli": (1,)})
     monkeypatch.setattr(dlfa_experiment, "HOLDOUT", 8)
     monkeypatch.setattr(
-        dlfa_experiment, "RECIPE", {"xnli": {"train": None, "eval": 8, "epochs": 1, "learning_rate": "1e-3"}}
+        dlfa_experiment,
+        "RECIPE",
+        {"xnli": {"train": None, "eval": 8, "epochs": 1, "learning_rate": "1e-3", "batch": 16}},
     )
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     records, output = tmp_path / "records", tmp_path / "report" / "dlfa_experiment.md"
@@ -203,6 +205,39 @@ def test_dlfa_experiment_report_refuses_runs_that_scored_different_languages():
         ValueError, match=r"panx: the runs scored different languages.*paper-D8 seed 2: de,en,fr"
     ):
         dlfa_experiment._common_languages("panx", mixed)
+
+
+def test_dlfa_experiment_report_refuses_runs_of_different_training_recipes():
+    """A recipe change (e.g. PAWS-X's batch 16 -> 8) must not pair old runs with new ones; the variants' own
+    change (head learning rate) and a field an older results.json lacks are not differences."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import dlfa_experiment
+
+    def run(batch, head_rate=1e-3, **extra):
+        training = {
+            "learning_rate": 1e-4,
+            "per_device_train_batch_size": batch,
+            "head_learning_rate": head_rate,
+        }
+        training.update(extra)
+        return {
+            "results": SimpleNamespace(training=training, num_train_examples=1500, heldout={"count": 500})
+        }
+
+    same = {
+        "baseline": {1: run(8, freeze_embeddings=True)},
+        "paper-D6": {1: run(8)},
+        "identity-D6-one-lr": {1: run(8, head_rate=1e-4, freeze_embeddings=True)},
+    }
+    recipe = dlfa_experiment._common_training("pawsx", same)
+    assert recipe["per_device_train_batch_size"] == 8 and recipe["freeze_embeddings"] is True
+    assert recipe["heldout"] == 500 and "head_learning_rate" not in recipe
+    mixed = {"baseline": {1: run(8), 3: run(16)}, "paper-D6": {1: run(8)}}
+    with pytest.raises(
+        ValueError,
+        match=r"pawsx: the runs used different training recipes.*baseline seed 3: per_device_train_batch_size=16",
+    ):
+        dlfa_experiment._common_training("pawsx", mixed)
 
 
 def test_dlfa_experiment_report_of_mixed_language_sets_exits_with_the_error_and_writes_nothing(
