@@ -51,12 +51,13 @@ HOLDOUT = 500
 # Two layers per task: the paper's best for it first, then one of its other strong layers.
 LAYERS = {"udpos": (10, 8), "panx": (8, 10), "xnli": (11, 8), "pawsx": (6, 10)}
 # The CPU recipe (benchmarks/RESULTS.md, "a CPU recipe where all four tasks learn"): train examples, epochs.
-# PAWS-X predicted one class at 5e-5 x 2 epochs (58.4 = its majority class) and learned at 1e-4 x 5.
+# PAWS-X, chosen on the English held-out rows only: 5e-5 x 2 epochs predicted one class; 1e-4 x 5 learned in one
+# baseline seed of three (batch 8 or head lr 1e-4 did not rescue seed 3); 1e-4 x 10 learned in seed 3.
 RECIPE = {
     "udpos": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
     "panx": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
     "xnli": {"train": None, "eval": HOLDOUT, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
-    "pawsx": {"train": None, "eval": HOLDOUT, "epochs": 5, "learning_rate": "1e-4", "batch": 16},
+    "pawsx": {"train": None, "eval": HOLDOUT, "epochs": 10, "learning_rate": "1e-4", "batch": 16},
 }
 COMMON = {
     "head_learning_rate": "1e-3",
