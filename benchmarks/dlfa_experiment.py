@@ -52,7 +52,8 @@ HOLDOUT = 500
 LAYERS = {"udpos": (10, 8), "panx": (8, 10), "xnli": (11, 8), "pawsx": (6, 10)}
 # The CPU recipe (benchmarks/RESULTS.md, "a CPU recipe where all four tasks learn"): train examples, epochs.
 # PAWS-X, chosen on the English held-out rows only: 5e-5 x 2 epochs predicted one class; 1e-4 x 5 learned in one
-# baseline seed of three (batch 8 or head lr 1e-4 did not rescue seed 3); 1e-4 x 10 learned in seed 3.
+# baseline seed of three (batch 8 or head lr 1e-4 did not rescue seed 3); 1e-4 x 10 learned in seed 3 but not in
+# seed 2, so PAWS-X has no recipe yet that learns in every seed (RESULTS.md) and its paired runs are paused.
 RECIPE = {
     "udpos": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
     "panx": {"train": 1000, "eval": 500, "epochs": 2, "learning_rate": "5e-5", "batch": 16},
@@ -346,13 +347,13 @@ def aggregate(found: dict) -> dict:
             entry["commands"] = {seed: records[seed]["command"] for seed in sorted(records)}
             entries[setting] = entry
         # The first setting in plan order is the baseline where it ran: the head rate the variants change from.
-        any_record = next(iter(settings[next(iter(entries))].values()))
+        first_record = next(iter(settings[next(iter(entries))].values()))
         summary[task] = {
-            "metric": any_record["results"].metric_display,
+            "metric": first_record["results"].metric_display,
             "languages": languages,
             "training": training,
-            "head_learning_rate": any_record["results"].training.get("head_learning_rate"),
-            "eval_examples": max(any_record["results"].num_examples.values()),
+            "head_learning_rate": first_record["results"].training.get("head_learning_rate"),
+            "eval_examples": max(first_record["results"].num_examples.values()),
             "settings": entries,
         }
     return summary
