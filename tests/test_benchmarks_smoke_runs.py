@@ -188,6 +188,14 @@ def test_dlfa_experiment_plan_runs_the_core_grid_of_every_task_before_the_extras
     assert runs[:5] == [
         ("udpos", s, 1) for s in ("baseline", "paper-D10", "paper-D8", "identity-D10", "identity-D8")
     ]
+    assert dlfa_experiment.plan(["pawsx"], [3, 1], {"baseline"}) == [
+        ("pawsx", "baseline", 3),
+        ("pawsx", "baseline", 1),
+    ]
+    with pytest.raises(SystemExit):
+        dlfa_experiment.main(
+            ["run", "--tasks", "pawsx", "--settings", "paper-D8"]
+        )  # pawsx has layers 6 and 10
 
 
 def test_dlfa_experiment_report_refuses_runs_that_scored_different_languages():
