@@ -50,6 +50,5 @@ echo "favours so far) trained on the same English data with the same seed and he
 echo "What they do not show: whether DLFA helps. This is one seed on a small synthetic set; on real data the"
 echo "paired difference moves by about a point from seed to seed. The measured answer (paired runs, 3 seeds,"
 echo "95% intervals, real XTREME data, 8 languages: PAN-X +3.1 [+0.9, +5.3] for layer 8; UD-POS and XNLI ahead"
-echo "but within noise; on PAWS-X, in the one seed of three where the baseline learned in 470 steps, this init"
-echo "did not; PAWS-X re-runs at 940 steps) is in"
+echo "but within noise; PAWS-X at layer 6, 940 steps, -0.5 [-4.9, +3.9], within noise, no gain) is in"
 echo "benchmarks/RESULTS.md, 'Does DLFA help?'."
