@@ -50,5 +50,5 @@ echo "favours so far) trained on the same English data with the same seed and he
 echo "What they do not show: whether DLFA helps. This is one seed on a small synthetic set; on real data the"
 echo "paired difference moves by about a point from seed to seed. The measured answer (paired runs, 3 seeds,"
 echo "95% intervals, real XTREME data, 8 languages: PAN-X +3.1 [+0.9, +5.3] for layer 8; UD-POS and XNLI ahead"
-echo "but within noise; PAWS-X at layer 6, 940 steps, -0.5 [-4.9, +3.9], within noise, no gain) is in"
-echo "benchmarks/RESULTS.md, 'Does DLFA help?'."
+echo "but within noise; PAWS-X, 940 steps: layer 6 -0.5 [-4.9, +3.9], layer 10 +0.1 [-2.9, +3.1], within noise,"
+echo "no gain) is in benchmarks/RESULTS.md, 'Does DLFA help?'."
