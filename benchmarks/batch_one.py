@@ -51,7 +51,7 @@ def train(
     batch, accumulation = shape
     args = [
         sys.executable, str(REPO_ROOT / "run_glue_x.py"), "--task_name", "udpos", "--model_name_or_path", model,
-        "--fusion_layer", layer, "--fusion_init", "paper", "--aif_global_norm", global_norm, "--data_dir", str(DATA.parent), "--eval_languages", "en",
+        "--fusion_layer", layer, "--fusion_init", "paper", "--fusion_gate", "paper", "--aif_global_norm", global_norm, "--data_dir", str(DATA.parent), "--eval_languages", "en",
         "--max_train_samples", str(samples), "--max_eval_samples", "300", "--num_train_epochs", "1",
         "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
         "--learning_rate", "5e-5", "--head_learning_rate", "1e-3", "--freeze_embeddings", "--seed", str(seed),

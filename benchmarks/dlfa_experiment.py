@@ -72,12 +72,14 @@ TASK_ORDER = ("pawsx", "panx", "xnli", "udpos")
 SEEDS = (1, 2, 3)
 
 
-def core_settings(task: str) -> dict[str, list[str]]:
-    """The issue's grid: setting name -> its run_glue_x.py flags."""
-    settings = {"baseline": ["--fusion_layer", "none"]}
+def core_settings(task: str) -> dict[str, dict[str, str]]:
+    """The issue's grid: setting name -> its run_glue_x.py flags (name -> value)."""
+    settings = {"baseline": {"fusion_layer": "none"}}
     for fusion_init in ("paper", "identity"):
         for layer in LAYERS[task]:
-            settings[f"{fusion_init}-D{layer}"] = ["--fusion_layer", str(layer), "--fusion_init", fusion_init]
+            # The gate is named: the grid measures the paper's gate, whatever run_glue_x.py's default is.
+            flags = {"fusion_layer": str(layer), "fusion_init": fusion_init, "fusion_gate": "paper"}
+            settings[f"{fusion_init}-D{layer}"] = flags
     return settings
 
 
@@ -86,25 +88,25 @@ def core_settings(task: str) -> dict[str, list[str]]:
 VARIANTS = {
     "-sigmoid": (
         "paper",
-        lambda task: ["--fusion_gate", "sigmoid"],
+        lambda task: {"fusion_gate": "sigmoid"},
         "AFF's bounded sigmoid gate instead of the paper's",
     ),
     "-one-lr": (
         "identity",
-        lambda task: ["--head_learning_rate", RECIPE[task]["learning_rate"]],
+        lambda task: {"head_learning_rate": RECIPE[task]["learning_rate"]},
         "one learning rate ({learning_rate}) for everything instead of --head_learning_rate {head_learning_rate} "
         "for the new parts",
     ),
 }
 
 
-def extra_settings(task: str) -> dict[str, list[str]]:
+def extra_settings(task: str) -> dict[str, dict[str, str]]:
     """Which gate, and does the new parts' own learning rate matter? Each asked at the paper's best layer."""
     core = core_settings(task)
     extras = {}
     for suffix, (fusion_init, flags, _) in VARIANTS.items():
         twin = f"{fusion_init}-D{LAYERS[task][0]}"
-        extras[twin + suffix] = [*core[twin], *flags(task)]
+        extras[twin + suffix] = {**core[twin], **flags(task)}
     return extras
 
 
@@ -116,7 +118,7 @@ def twin_of(setting: str) -> tuple[str, str] | None:
     return None
 
 
-def settings_for(task: str) -> dict[str, list[str]]:
+def settings_for(task: str) -> dict[str, dict[str, str]]:
     """Setting name -> its run_glue_x.py flags."""
     return {**core_settings(task), **extra_settings(task)}
 
@@ -141,7 +143,9 @@ def command(task: str, setting: str, seed: int, model: str, data_dir: Path, outp
         args += ["--max_train_samples", str(recipe["train"])]
     else:
         args += ["--train_split", "validation", "--dev_holdout", str(HOLDOUT)]
-    return args + settings_for(task)[setting]
+    for name, value in settings_for(task)[setting].items():
+        args += [f"--{name}", value]
+    return args
 
 
 def portable_command(args: list[str], run_dir: Path, data_dir: Path, model: str) -> str:

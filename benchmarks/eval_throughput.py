@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_length": features[True],
     }
     model = DLFAForTokenClassification.from_backbone(
-        str(model_dir), fusion_layer=settings["fusion_layer"], id2label=task.id2label
+        str(model_dir), fusion_layer=settings["fusion_layer"], fusion_gate="paper", id2label=task.id2label
     ).eval()
     trainers = {
         arm: make_trainer(model, tokenizer, arm, settings["batch_size"], scratch / arm) for arm in ARMS

@@ -133,7 +133,10 @@ def build_model(backbone: str, head: str, fusion_layer: int | None, settings: di
     torch.manual_seed(0)
     if backbone == E5:
         return model_class.from_backbone(
-            str(default_backbone_dir()), fusion_layer=fusion_layer, num_labels=NUM_LABELS[head]
+            str(default_backbone_dir()),
+            fusion_layer=fusion_layer,
+            fusion_gate="paper",
+            num_labels=NUM_LABELS[head],
         )
     config = DLFAConfig(
         backbone_config=mbert_config(settings["mbert_shape"]),

@@ -35,7 +35,7 @@ def sweep_command(args: argparse.Namespace, backend: str, output_dir: Path) -> l
     command = [
         sys.executable, str(REPO_ROOT / "run_glue_x.py"), "--task_name", args.task,
         "--model_name_or_path", args.model or str(default_backbone_dir()), "--data_dir", str(args.data_dir),
-        "--eval_languages", args.languages, "--fusion_layer", args.settings, "--seeds", args.seeds,
+        "--eval_languages", args.languages, "--fusion_layer", args.settings, "--fusion_gate", "paper", "--seeds", args.seeds,
         "--max_train_samples", str(args.train_samples), "--max_eval_samples", str(args.eval_samples),
         "--num_train_epochs", "1", "--learning_rate", "5e-5", "--head_learning_rate", "1e-3",
         "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64", "--freeze_embeddings",

@@ -106,7 +106,11 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     summary = json.loads(output.with_suffix(".json").read_text())["tasks"]["xnli"]["settings"]
     assert set(summary) == {"baseline", "paper-D1", "identity-D1", "identity-D1-one-lr", "paper-D1-sigmoid"}
     one_lr = json.loads((records / "xnli" / "identity-D1-one-lr" / "seed1.json").read_text())["command"]
-    assert one_lr.endswith("--fusion_init identity --head_learning_rate 1e-3")
+    assert one_lr.endswith("--fusion_init identity --fusion_gate paper --head_learning_rate 1e-3")
+    # The grid measures the paper's gate whatever run_glue_x.py's default is: every DLFA run names its gate.
+    core = json.loads((records / "xnli" / "identity-D1" / "seed1.json").read_text())
+    assert core["command"].endswith("--fusion_init identity --fusion_gate paper")
+    assert core["results"]["fusion_gate"] == "paper"
     sigmoid = json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["command"]
     assert sigmoid.endswith("--fusion_init paper --fusion_gate sigmoid")
     assert json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["results"]

@@ -12,6 +12,8 @@
 #   TASKS    space-separated subset of xnli pawsx panx udpos   (all four)
 #   LAYERS   paper-best (none + the paper's best layer per task) | paper-sweep (none,1..11, the paper's
 #            sweep) | all (none,0..11) | an explicit --fusion_layer list such as none,6,8,10,11   (paper-best)
+#   GATE     paper (Eq. 1 as written, the paper's recipe) | sigmoid (AFF's bounded gate, run_glue_x.py's
+#            default since the CPU experiment, benchmarks/RESULTS.md)   (paper)
 #   SEEDS    space-separated seeds                        (42)
 #   RUN_ROOT output root of the runs                     (runs/paper_scale)
 #            (not $OUT: on the lent device machines $OUT is the folder that comes back, 8 files at most)
@@ -31,6 +33,7 @@ PYTHON="${PYTHON:-python}"
 MODELS="${MODELS:-bert-base-multilingual-cased FacebookAI/xlm-roberta-base}"
 TASKS="${TASKS:-xnli pawsx panx udpos}"
 LAYERS="${LAYERS:-paper-best}"
+GATE="${GATE:-paper}"
 SEEDS="${SEEDS:-42}"
 RUN_ROOT="${RUN_ROOT:-runs/paper_scale}"
 EPOCHS_SEQUENCE="${EPOCHS_SEQUENCE:-5}"
@@ -54,6 +57,15 @@ layers_for() {
         paper-sweep) echo "none,1,2,3,4,5,6,7,8,9,10,11" ;;
         *) echo "$LAYERS" ;;
     esac
+}
+
+# The paper's gate keeps the folder names it always had; another gate gets its own folders.
+gated() {
+    if [[ "$GATE" == paper ]]; then echo "$1"; else echo "$1-$GATE"; fi
+}
+
+run_dir() {
+    echo "$RUN_ROOT/$(gated "$1")/$2/seed$3"
 }
 
 epochs_for() {
@@ -91,7 +103,7 @@ for model in $MODELS; do
     name=$(short_name "$model")
     for task in $TASKS; do
         for seed in $SEEDS; do
-            dir="$RUN_ROOT/$name/$task/seed$seed"
+            dir=$(run_dir "$name" "$task" "$seed")
             if [[ -f "$dir/sweep.json" || -f "$dir/results.json" ]]; then
                 echo "== $dir is complete: skipped"
                 continue
@@ -101,6 +113,7 @@ for model in $MODELS; do
                 --task_name "$task"
                 --model_name_or_path "$model"
                 --fusion_layer "$(layers_for "$task")"
+                --fusion_gate "$GATE"
                 --do_train
                 --eval_split test
                 --learning_rate 2e-5
@@ -144,11 +157,11 @@ if [[ "$DRY_RUN" != 1 ]]; then
         for seed in $SEEDS; do
             dirs=()
             for model in $MODELS; do
-                dir="$RUN_ROOT/$(short_name "$model")/$task/seed$seed"
+                dir=$(run_dir "$(short_name "$model")" "$task" "$seed")
                 [[ -f "$dir/sweep.json" || -f "$dir/results.json" ]] && dirs+=("$dir")
             done
             if ((${#dirs[@]})); then
-                "$PYTHON" run_glue_x.py compare "${dirs[@]}" --output_dir "$RUN_ROOT/compare/$task-seed$seed" || true
+                "$PYTHON" run_glue_x.py compare "${dirs[@]}" --output_dir "$RUN_ROOT/$(gated compare)/$task-seed$seed" || true
             fi
         done
     done
