@@ -28,7 +28,12 @@ class ModelArguments:
         },
     )
     fusion_gate: str = field(
-        default="paper", metadata={"help": f"AIF gate: one of {FUSION_GATES}.", "choices": FUSION_GATES}
+        default="sigmoid",
+        metadata={
+            "help": "AIF gate: 'sigmoid' (AFF's bounded gate; ahead of 'paper' in the CPU experiment, "
+            "benchmarks/RESULTS.md) or 'paper' (Eq. 1 as written, unbounded).",
+            "choices": FUSION_GATES,
+        },
     )
     fusion_init: str = field(
         default="paper",

@@ -38,6 +38,8 @@ class DLFAConfig(PreTrainedConfig):
         fusion_gate (`str`, *optional*, defaults to `"paper"`):
             `"paper"`: the fusion weight is `W * sigmoid(W_global + W_local)` exactly as Eq. 1 is written
             (unbounded). `"sigmoid"`: the bounded gate `sigmoid(W_global + W_local)` of Attentional Feature Fusion.
+            Checkpoints saved before this field existed are `"paper"` ones, hence this default; new models
+            (`from_backbone`, run_glue_x.py) use `"sigmoid"`, which the experiment in benchmarks/RESULTS.md favours.
         fusion_init (`str`, *optional*, defaults to `"paper"`):
             `"paper"`: Eq. 2 as written; at step 0 the fused `L` is already far from the pretrained last layer.
             `"identity"`: `L = L2 + scale * (DLFA(L1, L2) - L2)` with a per-channel `scale` initialised to 0

@@ -234,7 +234,7 @@ class DLFAPreTrainedModel(PreTrainedModel):
         name_or_path: str,
         *,
         fusion_layer: int | None,
-        fusion_gate: str = "paper",
+        fusion_gate: str = "sigmoid",
         fusion_init: str = "paper",
         aif_global_norm: str = "layer",
         aif_reduction: int = 4,
@@ -249,8 +249,10 @@ class DLFAPreTrainedModel(PreTrainedModel):
 
         Every backbone weight is loaded, and the pooler where it has one; only the fusion module and head are
         new. `backbone_config` replaces the checkpoint's config. New models normalise the AIF's global branch
-        per example (`aif_global_norm="layer"`: batch size does not change what they learn); `DLFAConfig`'s
-        default stays the paper's `"batch"` (older checkpoints). Other keywords go to `from_pretrained`."""
+        per example (`aif_global_norm="layer"`: batch size does not change what they learn) and use AFF's
+        bounded gate (`fusion_gate="sigmoid"`: ahead of the paper's in the CPU experiment); `DLFAConfig`'s
+        defaults stay the paper's `"batch"` and `"paper"` (older checkpoints). Other keywords go to
+        `from_pretrained`."""
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
         backbone_config = backbone_config or AutoConfig.from_pretrained(name_or_path, **hub_kwargs)
         if isinstance(backbone_config, DLFAConfig):

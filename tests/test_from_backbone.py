@@ -1,5 +1,7 @@
 """from_backbone: every backbone weight (and the pooler where there is one) comes from the plain checkpoint."""
 
+import json
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -75,6 +77,19 @@ def test_labels_and_fusion_settings_reach_the_config(tiny_bert_dir):
         2,
     )
     assert model.classifier.out_features == 7
+
+
+def test_new_models_take_the_measured_gate_and_old_checkpoints_keep_the_papers(tiny_bert_dir, tmp_path):
+    """from_backbone defaults to AFF's bounded gate (ahead in benchmarks/RESULTS.md); a checkpoint whose
+    config.json predates the field still loads with the paper's gate it was trained with."""
+    model = DLFAForSequenceClassification.from_backbone(tiny_bert_dir, fusion_layer=1, num_labels=3)
+    assert model.config.fusion_gate == "sigmoid"
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["fusion_gate"] == "sigmoid"
+    saved.pop("fusion_gate")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert DLFAForSequenceClassification.from_pretrained(tmp_path).config.fusion_gate == "paper"
 
 
 def test_out_of_range_fusion_layer_for_the_checkpoint(tiny_bert_dir):
