@@ -123,6 +123,10 @@ def settings_for(task: str) -> dict[str, dict[str, str]]:
     return {**core_settings(task), **extra_settings(task)}
 
 
+def as_flags(flags: dict[str, str]) -> list[str]:
+    return [part for name, value in flags.items() for part in (f"--{name}", value)]
+
+
 def command(task: str, setting: str, seed: int, model: str, data_dir: Path, output_dir: Path) -> list[str]:
     recipe = RECIPE[task]
     args = [
@@ -137,15 +141,12 @@ def command(task: str, setting: str, seed: int, model: str, data_dir: Path, outp
         "--disable_tqdm", "true", "--log_level", "warning", "--dataloader_pin_memory", "false",
         "--output_dir", str(output_dir), "--overwrite_output_dir",
     ]  # fmt: skip
-    for name, value in COMMON.items():
-        args += [f"--{name}", value]
+    args += as_flags(COMMON)
     if recipe["train"] is not None:
         args += ["--max_train_samples", str(recipe["train"])]
     else:
         args += ["--train_split", "validation", "--dev_holdout", str(HOLDOUT)]
-    for name, value in settings_for(task)[setting].items():
-        args += [f"--{name}", value]
-    return args
+    return args + as_flags(settings_for(task)[setting])
 
 
 def portable_command(args: list[str], run_dir: Path, data_dir: Path, model: str) -> str:
