@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import datasets
 import numpy as np
 from transformers import EvalPrediction, Trainer
@@ -20,12 +22,25 @@ def score_predictions(
     return compute_metrics(task, guesses, task.references(raw), entity_level), guesses, unpredicted
 
 
+def top_label_share(labels: list[str]) -> float:
+    """The most predicted label's share of the predictions, in %."""
+    if not labels:
+        raise ValueError("no predictions to count")
+    return 100.0 * max(Counter(labels).values()) / len(labels)
+
+
 def dev_metric(task: Task, raw: datasets.Dataset, features: datasets.Dataset):
-    """compute_metrics for the Trainer: the task's score on the training language's dev set."""
+    """compute_metrics for the Trainer: the task's score on the training language's dev set (what selection
+    reads), and the most predicted label's share (`top_label_share`, logged only): a model that collapses onto
+    one class shows it at every evaluation, not only in the final predictions."""
 
     def compute(prediction: EvalPrediction) -> dict[str, float]:
         predicted = np.argmax(prediction.predictions, axis=-1)
-        return {"score": score_predictions(task, raw, features, predicted)[0][task.metric]}
+        metrics, guesses, _ = score_predictions(task, raw, features, predicted)
+        return {
+            "score": metrics[task.metric],
+            "top_label_share": top_label_share(task.predicted_labels(guesses)),
+        }
 
     return compute
 

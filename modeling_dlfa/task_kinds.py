@@ -209,6 +209,10 @@ class SequenceTask(Task):
     def references(self, raw: datasets.Dataset) -> list[int]:
         return raw["label"]
 
+    def predicted_labels(self, guesses: list[int]) -> list[str]:
+        """Every predicted label name, one per example."""
+        return [self.labels[guess] for guess in guesses]
+
     def prediction_records(self, raw: datasets.Dataset, guesses: list[int]) -> list[dict]:
         return [
             {"text_a": a, "text_b": b, "label": self.labels[gold], "prediction": self.labels[guess]}
@@ -321,6 +325,10 @@ class TokenTask(Task):
 
     def references(self, raw: datasets.Dataset) -> list[list[str]]:
         return [[self.labels[tag] for tag in row] for row in raw["tags"]]
+
+    def predicted_labels(self, guesses: list[list[str]]) -> list[str]:
+        """Every predicted label name, one per word."""
+        return [tag for row in guesses for tag in row]
 
     def prediction_records(self, raw: datasets.Dataset, guesses: list[list[str]]) -> list[dict]:
         return [

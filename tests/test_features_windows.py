@@ -140,8 +140,12 @@ def test_stitched_predictions_are_the_model_on_each_window(tmp_path, tiny_bert_d
     assert [record["predictions"] for record in records] == expected
     assert len(set(expected[0][MAX_LENGTH:])) > 1  # past the old cut: predicted
     # Checkpoint selection scores the dev set the same way as the final evaluation.
-    assert trainer.evaluate(eval_dataset=model_inputs(features))["eval_score"] == pytest.approx(
-        metrics[task.metric]
+    evaluation = trainer.evaluate(eval_dataset=model_inputs(features))
+    assert evaluation["eval_score"] == pytest.approx(metrics[task.metric])
+    # ... and counts every word's prediction for the most predicted label's share.
+    words = [tag for row in expected for tag in row]
+    assert evaluation["eval_top_label_share"] == pytest.approx(
+        100 * max(map(words.count, set(words))) / len(words)
     )
 
 

@@ -56,9 +56,16 @@ def test_run_writes_what_run_glue_writes(xnli_run):
     for code, score in results["languages"].items():
         assert evaluation[f"eval_{code}_accuracy"] == score
     assert every == {**train, **evaluation}
+    # The dev set (en) is logged with its most predicted class's share: a collapse onto one class shows.
+    dev = [
+        json.loads(line)["prediction"]
+        for line in (xnli_run / "predictions" / "en.jsonl").read_text().splitlines()
+    ]
+    assert evaluation["eval_top_label_share"] == pytest.approx(100 * max(map(dev.count, set(dev))) / len(dev))
     assert not (xnli_run / "predict_results.json").exists()  # the validation split was scored, not test
     state = json.loads((xnli_run / "trainer_state.json").read_text())
     assert any("train_loss" in entry for entry in state["log_history"])
+    assert any("eval_top_label_share" in entry for entry in state["log_history"])
     assert any(entry.get("eval_fr_accuracy") == results["languages"]["fr"] for entry in state["log_history"])
 
 
