@@ -465,7 +465,11 @@ def markdown(
                 f"took at most {baseline['top_predicted_class_max']:.1f}% of the baseline's predictions.",
             ]
         wall = [values["wall_seconds"]["mean"] for values in entry["settings"].values()]
-        lines += ["", f"Wall time per run: {min(wall) / 60:.1f}-{max(wall) / 60:.1f} min on 2 cores.", ""]
+        lines += [
+            "",
+            f"Wall time per run, mean of each setting: {min(wall) / 60:.1f}-{max(wall) / 60:.1f} min on 2 cores.",
+            "",
+        ]
         lines += ["Per language (mean over seeds):", ""]
         settings = entry["settings"]
         lines += ["| language | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
