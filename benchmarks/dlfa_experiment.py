@@ -29,7 +29,6 @@ import shlex
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from environment import load_average, versions
@@ -41,6 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 from modeling_dlfa.atomic import write_json, write_text  # noqa: E402
 from modeling_dlfa.offline import default_backbone_dir  # noqa: E402
 from modeling_dlfa.results import RESULTS_FILE, RunResults  # noqa: E402
+from modeling_dlfa.scoring import top_label_share  # noqa: E402
 from modeling_dlfa.statistics import paired_difference, summarize  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -179,11 +179,9 @@ def prediction_shares(run_dir: Path, language: str) -> dict | None:
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if not records or "prediction" not in records[0]:
         return None
-    gold = Counter(record["label"] for record in records)
-    predicted = Counter(record["prediction"] for record in records)
     return {
-        "majority_class": 100.0 * max(gold.values()) / len(records),
-        "top_predicted_class": 100.0 * max(predicted.values()) / len(records),
+        "majority_class": top_label_share([record["label"] for record in records]),
+        "top_predicted_class": top_label_share([record["prediction"] for record in records]),
     }
 
 
