@@ -86,15 +86,16 @@ def core_settings(task: str) -> dict[str, dict[str, str]]:
 
 
 # Extra settings, each one choice changed from a core setting at the task's best layer (its twin) and paired
-# against it: suffix -> (the twin's init, the flags that change, what changes). The gate first: it sets a default.
+# against it: suffix -> (the twins' inits, the flags that change, what changes). The gate first: it sets a default;
+# with the identity init too, since which init to default to depends on the gate it is used with.
 VARIANTS = {
     "-sigmoid": (
-        "paper",
+        ("paper", "identity"),
         lambda task: {"fusion_gate": "sigmoid"},
         "AFF's bounded sigmoid gate instead of the paper's",
     ),
     "-one-lr": (
-        "identity",
+        ("identity",),
         lambda task: {"head_learning_rate": RECIPE[task]["learning_rate"]},
         "one learning rate ({learning_rate}) for everything instead of --head_learning_rate {head_learning_rate} "
         "for the new parts",
@@ -106,9 +107,10 @@ def extra_settings(task: str) -> dict[str, dict[str, str]]:
     """Which gate, and does the new parts' own learning rate matter? Each asked at the paper's best layer."""
     core = core_settings(task)
     extras = {}
-    for suffix, (fusion_init, flags, _) in VARIANTS.items():
-        twin = f"{fusion_init}-D{LAYERS[task][0]}"
-        extras[twin + suffix] = {**core[twin], **flags(task)}
+    for suffix, (fusion_inits, flags, _) in VARIANTS.items():
+        for fusion_init in fusion_inits:
+            twin = f"{fusion_init}-D{LAYERS[task][0]}"
+            extras[twin + suffix] = {**core[twin], **flags(task)}
     return extras
 
 

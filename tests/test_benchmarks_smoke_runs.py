@@ -180,8 +180,8 @@ def test_dlfa_experiment_plan_runs_the_core_grid_of_every_task_before_the_extras
 
     runs = dlfa_experiment.plan(["udpos", "panx"], [1, 2])
     extras = {
-        "udpos": ["paper-D10-sigmoid", "identity-D10-one-lr"],
-        "panx": ["paper-D8-sigmoid", "identity-D8-one-lr"],
+        "udpos": ["paper-D10-sigmoid", "identity-D10-sigmoid", "identity-D10-one-lr"],
+        "panx": ["paper-D8-sigmoid", "identity-D8-sigmoid", "identity-D8-one-lr"],
     }
     assert {task: list(dlfa_experiment.extra_settings(task)) for task in extras} == extras
     core = 2 * 2 * 5  # two tasks x two seeds x (baseline + 2 inits x 2 layers)
