@@ -104,7 +104,8 @@ VARIANTS = {
 
 
 def extra_settings(task: str) -> dict[str, dict[str, str]]:
-    """Which gate, and does the new parts' own learning rate matter? Each asked at the paper's best layer."""
+    """Which gate (with either init), and does the new parts' own learning rate matter? Each asked at the paper's
+    best layer."""
     core = core_settings(task)
     extras = {}
     for suffix, (fusion_inits, flags, _) in VARIANTS.items():
