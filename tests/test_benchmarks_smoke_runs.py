@@ -88,7 +88,14 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     saved = sorted(path.relative_to(records).as_posix() for path in records.rglob("*.json"))
     assert saved == sorted(
         f"xnli/{s}/seed{k}.json"
-        for s in ("baseline", "identity-D1", "identity-D1-one-lr", "paper-D1", "paper-D1-sigmoid")
+        for s in (
+            "baseline",
+            "identity-D1",
+            "identity-D1-one-lr",
+            "identity-D1-sigmoid",
+            "paper-D1",
+            "paper-D1-sigmoid",
+        )
         for k in (1, 2)
     )
     record = json.loads((records / "xnli" / "paper-D1" / "seed2.json").read_text())
@@ -104,7 +111,14 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     assert dlfa_experiment.main(["run", *args]) == 0
 
     summary = json.loads(output.with_suffix(".json").read_text())["tasks"]["xnli"]["settings"]
-    assert set(summary) == {"baseline", "paper-D1", "identity-D1", "identity-D1-one-lr", "paper-D1-sigmoid"}
+    assert set(summary) == {
+        "baseline",
+        "paper-D1",
+        "identity-D1",
+        "identity-D1-one-lr",
+        "identity-D1-sigmoid",
+        "paper-D1-sigmoid",
+    }
     one_lr = json.loads((records / "xnli" / "identity-D1-one-lr" / "seed1.json").read_text())["command"]
     assert one_lr.endswith("--fusion_init identity --fusion_gate paper --head_learning_rate 1e-3")
     # The grid measures the paper's gate whatever run_glue_x.py's default is: every DLFA run names its gate.
@@ -114,6 +128,10 @@ def test_dlfa_experiment_smoke(tiny_bert_dir: Path, tmp_path: Path, monkeypatch)
     sigmoid = json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["command"]
     assert sigmoid.endswith("--fusion_init paper --fusion_gate sigmoid")
     assert json.loads((records / "xnli" / "paper-D1-sigmoid" / "seed1.json").read_text())["results"]
+    # The sigmoid gate with the identity init is paired against the identity init with the paper gate.
+    identity_sigmoid = json.loads((records / "xnli" / "identity-D1-sigmoid" / "seed1.json").read_text())
+    assert identity_sigmoid["command"].endswith("--fusion_init identity --fusion_gate sigmoid")
+    assert summary["identity-D1-sigmoid"]["twin"] == "identity-D1"
     delta = summary["paper-D1"]["delta_average"]
     assert delta["n"] == 2 and delta["ci_low"] <= delta["mean"] <= delta["ci_high"]
     baseline = {
